@@ -1,0 +1,105 @@
+"""Running scheduler commands for plugins: no shell, bounded time, retries on transient errors."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+
+from .errors import SchedulerCommandError, SchedulerNotFoundError
+
+__all__ = ["TRANSIENT_PATTERNS", "resolve", "run"]
+
+#: stderr fragments that mean "try again later" on the schedulers we know.
+TRANSIENT_PATTERNS: tuple[str, ...] = (
+    "socket timed out",
+    "timed out",
+    "unable to contact slurm controller",
+    "connection refused",
+    "connect failure",
+    "temporarily unavailable",
+    "try again",
+    "resource temporarily unavailable",
+    "unable to contact qmaster",
+    "can't connect to service",
+    "commlib error",
+    "pbs_iff",
+    "server is busy",
+    "cannot connect to server",
+    "problem loading jobs",
+)
+
+
+def resolve(command: str, bin_dir: str | None = None, executor: str | None = None) -> str:
+    """Return the absolute path of ``command``, looked up in ``bin_dir`` first, then on PATH.
+
+    :raises SchedulerNotFoundError: the command is nowhere to be found.
+    """
+    if bin_dir:
+        candidate = os.path.join(bin_dir, command)
+        if os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which(command)
+    if found is None:
+        raise SchedulerNotFoundError(command, executor)
+    return found
+
+
+def _is_transient(returncode: int | None, stderr: str, transient: Sequence[str]) -> bool:
+    if returncode is None:  # timed out
+        return True
+    text = stderr.lower()
+    return any(pattern in text for pattern in transient)
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    timeout: float = 60.0,
+    retries: int = 3,
+    backoff: float = 0.5,
+    transient: Sequence[str] = TRANSIENT_PATTERNS,
+    ok_codes: Sequence[int] = (0,),
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a scheduler command (never through a shell) and return its completed process.
+
+    A run that times out, or fails with stderr matching one of ``transient``, is retried up to
+    ``retries`` more times with exponential backoff. Anything else fails at once.
+
+    :raises SchedulerNotFoundError: ``argv[0]`` does not exist.
+    :raises SchedulerCommandError: the command failed (carries argv, exit code and stderr).
+    """
+    argv = [str(a) for a in argv]
+    attempt = 0
+    while True:
+        try:
+            proc = subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=None if env is None else dict(env),
+                input=input,
+                stdin=None if input is not None else subprocess.DEVNULL,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise SchedulerNotFoundError(argv[0]) from None
+        except subprocess.TimeoutExpired as exc:
+            stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+            error = SchedulerCommandError(argv, None, stderr or f"no answer within {timeout:g} s", timed_out=True)
+            returncode: int | None = None
+        else:
+            if proc.returncode in ok_codes:
+                return proc
+            stderr = proc.stderr or proc.stdout
+            error = SchedulerCommandError(argv, proc.returncode, stderr)
+            returncode = proc.returncode
+        if attempt >= retries or not _is_transient(returncode, stderr, transient):
+            raise error
+        time.sleep(backoff * (2**attempt))
+        attempt += 1

@@ -1,0 +1,117 @@
+"""The paraschut error tree: every error a user sees, with a message meant for a person."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+__all__ = [
+    "ConfigError",
+    "ConflictError",
+    "IndexBusyError",
+    "InvalidFilterError",
+    "InvalidJobError",
+    "JobNotFoundError",
+    "ParaschutError",
+    "PluginLoadError",
+    "SchedulerCommandError",
+    "SchedulerNotFoundError",
+    "UnknownExecutorError",
+]
+
+
+class ParaschutError(Exception):
+    """Base of every error paraschut raises on purpose."""
+
+
+class ConfigError(ParaschutError):
+    """A setting has a value paraschut cannot use."""
+
+
+class UnknownExecutorError(ParaschutError):
+    """No installed plugin answers for the requested executor name."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        self.name = name
+        self.known = sorted(known)
+        listed = ", ".join(self.known) or "none"
+        super().__init__(
+            f"unknown executor {name!r}; registered executors: {listed} "
+            f"(install a plugin such as paraschut-local, or check PARASCHUT_DISABLE_PLUGINS)"
+        )
+
+
+class PluginLoadError(ParaschutError):
+    """An installed plugin could not be imported or registered."""
+
+    def __init__(self, name: str, cause: BaseException) -> None:
+        self.name = name
+        super().__init__(f"paraschut plugin {name!r} failed to load: {type(cause).__name__}: {cause}")
+
+
+class JobNotFoundError(ParaschutError):
+    """The job index has no job (or batch) with the given id."""
+
+    def __init__(self, batch_id: object, job_index: object = None) -> None:
+        self.batch_id = batch_id
+        self.job_index = job_index
+        if job_index is None:
+            super().__init__(f"no batch {batch_id} in the job index")
+        else:
+            super().__init__(f"no job {batch_id}/{job_index} in the job index")
+
+
+class InvalidJobError(ParaschutError):
+    """A job's metadata cannot be stored or used; names the offending field."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message if field is None else f"field {field!r}: {message}")
+
+
+class InvalidFilterError(ParaschutError):
+    """A Filter string is not an allowed SQLite condition over the job columns."""
+
+
+class ConflictError(ParaschutError):
+    """Another process changed the same fields of a job since this process read it."""
+
+    def __init__(self, batch_id: int, job_index: int, fields: Sequence[str]) -> None:
+        self.batch_id = batch_id
+        self.job_index = job_index
+        self.fields = list(fields)
+        super().__init__(
+            f"job {batch_id}/{job_index}: field(s) {', '.join(self.fields)} were changed by another "
+            f"process since this one read the job; nothing was written. Read the job again "
+            f"(get_job_info) and retry, or use psu.modify_job() for an atomic read-modify-write"
+        )
+
+
+class IndexBusyError(ParaschutError):
+    """The job index stayed locked by another process for longer than the busy timeout."""
+
+
+class SchedulerNotFoundError(ParaschutError):
+    """A scheduler command is not installed (or not on PATH)."""
+
+    def __init__(self, command: str, executor: str | None = None) -> None:
+        self.command = command
+        who = f" for the {executor!r} executor" if executor else ""
+        super().__init__(
+            f"scheduler command {command!r} not found{who}: is the scheduler's client installed "
+            f"and on PATH (or set the executor's 'bin_dir' option)?"
+        )
+
+
+class SchedulerCommandError(ParaschutError):
+    """A scheduler command failed; carries its argv, exit code and stderr."""
+
+    def __init__(
+        self, argv: Sequence[str], returncode: int | None, stderr: str, *, timed_out: bool = False
+    ) -> None:
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.stderr = stderr
+        self.timed_out = timed_out
+        what = "timed out" if timed_out else f"exited with {returncode}"
+        detail = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
+        super().__init__(f"scheduler command {' '.join(self.argv)!r} {what}: {detail}")

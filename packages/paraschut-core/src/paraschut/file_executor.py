@@ -1,0 +1,83 @@
+"""The built-in ``file`` executor: appends each job's command, with its environment, to a shell script."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .hookspecs import hookimpl
+from .models import SUBMIT, Executor, ExecutorInfo, JobSpec, JobStatus, LogPaths, Submission
+
+NAME = "file"
+DEFAULT_FILENAME = "paraschut-jobs.sh"
+
+
+def script_path(executor: Executor) -> str:
+    """Where the executor writes: option ``path``, else ``paraschut-jobs.sh`` in the job dir."""
+    path = executor.option("path")
+    if not path:
+        path = os.path.join(executor.option("job_dir") or os.getcwd(), DEFAULT_FILENAME)
+    return os.path.abspath(os.path.expanduser(str(path)))
+
+
+def job_command(job: JobSpec) -> str:
+    """One shell line that runs the job in its own environment, with its logs: safely quoted."""
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(job.env.items()))
+    return (
+        f"(cd {shlex.quote(job.workdir)} && env {env} {shlex.quote(job.script)}"
+        f" > {shlex.quote(job.stdout)} 2> {shlex.quote(job.stderr)})"
+    )
+
+
+@hookimpl
+def paraschut_register_executors() -> Sequence[ExecutorInfo]:
+    return [ExecutorInfo(NAME, "append each job's command to a shell script to run later")]
+
+
+@hookimpl
+def paraschut_submit(executor: Executor, job: JobSpec) -> Submission | None:
+    if executor.name != NAME:
+        return None
+    path = script_path(executor)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o700)
+    with os.fdopen(fd, "a") as out:
+        fcntl.flock(out, fcntl.LOCK_EX)
+        if out.tell() == 0:
+            out.write("#!/bin/sh\n# written by paraschut's file executor: one job per line\n")
+        out.write(f"# {job.key}\n{job_command(job)}\n")
+        out.flush()
+        line = out.tell()
+    return Submission(f"{NAME}:{job.key}@{line}", job.stdout, job.stderr)
+
+
+@hookimpl
+def paraschut_status(executor: Executor, cluster_ids: Sequence[str]) -> Mapping[str, JobStatus] | None:
+    if executor.name != NAME:
+        return None
+    # Nothing runs these jobs but the user: they stay "submitted" until the job marks itself.
+    return {cid: JobStatus(cid, SUBMIT, raw_state="written") for cid in cluster_ids}
+
+
+@hookimpl
+def paraschut_cancel(executor: Executor, cluster_ids: Sequence[str]) -> Sequence[str] | None:
+    if executor.name != NAME:
+        return None
+    return []
+
+
+@hookimpl
+def paraschut_log_paths(executor: Executor, job: JobSpec, cluster_id: str) -> LogPaths | None:
+    if executor.name != NAME:
+        return None
+    return LogPaths(job.stdout, job.stderr)
+
+
+@hookimpl
+def paraschut_job_summary(executor: Executor, cluster_id: str) -> Mapping[str, Any] | None:
+    if executor.name != NAME:
+        return None
+    return {"executor": NAME, "script": script_path(executor), "id": cluster_id}

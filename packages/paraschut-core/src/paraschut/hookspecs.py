@@ -1,0 +1,145 @@
+"""The plugin contract: every hook an executor plugin (or an observer) may implement."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pluggy
+
+from .models import Executor, ExecutorInfo, JobSpec, JobStatus, LogPaths, Submission
+
+__all__ = ["hookimpl", "hookspec"]
+
+hookspec = pluggy.HookspecMarker("paraschut")
+hookimpl = pluggy.HookimplMarker("paraschut")
+
+
+@hookspec
+def paraschut_register_executors() -> Sequence[ExecutorInfo]:
+    """Declare the executors this plugin provides.
+
+    Called once when the plugin manager is built; every plugin answers.
+
+    :returns: the plugin's executors (an empty sequence when it provides none).
+    """
+
+
+@hookspec(firstresult=True)
+def paraschut_submit(executor: Executor, job: JobSpec) -> Submission | None:
+    """Submit one job (or one spawn of a job) to the executor's scheduler.
+
+    Stops at first non-None result.
+
+    :param executor: the executor chosen for the job, with its options.
+    :param job: what to run: script, environment, log paths, queue and resources.
+    :returns: the scheduler's id for the job, and the log paths when the scheduler chose them;
+        ``None`` only when ``executor`` is not this plugin's.
+    :raises SchedulerCommandError: the scheduler refused the job or could not be reached; the job
+        must then not be on the scheduler.
+    """
+
+
+@hookspec(firstresult=True)
+def paraschut_submit_array(executor: Executor, jobs: Sequence[JobSpec]) -> Sequence[Submission] | None:
+    """Submit jobs that share a script and resources with as few scheduler calls as possible.
+
+    Only called for executors whose :class:`ExecutorInfo` says ``supports_arrays``. Each job must
+    find its own ``JobSpec.env`` in its environment when it runs.
+
+    Stops at first non-None result.
+
+    :param executor: the executor chosen for the jobs.
+    :param jobs: the jobs, in the order their submissions are returned.
+    :returns: one Submission per job, in order; ``None`` when ``executor`` is not this plugin's.
+    :raises SchedulerCommandError: nothing of the array was submitted.
+    """
+
+
+@hookspec(firstresult=True)
+def paraschut_status(executor: Executor, cluster_ids: Sequence[str]) -> Mapping[str, JobStatus] | None:
+    """Report the state of many jobs with one scheduler call (batched: one call per poll).
+
+    Jobs that already left the queue are resolved from the scheduler's records of finished jobs
+    (accounting) where it keeps them, as ``complete`` or ``failed`` with the exit code.
+
+    Stops at first non-None result.
+
+    :param executor: the executor the jobs were submitted to.
+    :param cluster_ids: the scheduler ids paraschut believes are queued or running.
+    :returns: a mapping from cluster id to status for every id the scheduler knows; an id left out
+        is unknown to the scheduler (neither queued nor recorded as finished). ``None`` only when
+        ``executor`` is not this plugin's.
+    :raises SchedulerCommandError: the scheduler could not be queried.
+    """
+
+
+@hookspec(firstresult=True)
+def paraschut_cancel(executor: Executor, cluster_ids: Sequence[str]) -> Sequence[str] | None:
+    """Cancel jobs (qdel), ending the whole process tree of a running job.
+
+    Stops at first non-None result.
+
+    :param executor: the executor the jobs were submitted to.
+    :param cluster_ids: the jobs to cancel; ids the scheduler no longer knows are ignored.
+    :returns: the ids the scheduler accepted to cancel; ``None`` only when ``executor`` is not this
+        plugin's.
+    :raises SchedulerCommandError: the scheduler could not be reached.
+    """
+
+
+@hookspec(firstresult=True)
+def paraschut_log_paths(executor: Executor, job: JobSpec, cluster_id: str) -> LogPaths | None:
+    """Find where a submitted job's stdout and stderr are written (log discovery).
+
+    Asked when a submission did not report its log paths, and by ``print_log`` when the recorded
+    files do not exist.
+
+    Stops at first non-None result.
+
+    :param executor: the executor the job was submitted to.
+    :param job: the job as it was submitted.
+    :param cluster_id: the scheduler's id for the job.
+    :returns: the paths (either may be None when unknown); ``None`` when ``executor`` is not this
+        plugin's.
+    """
+
+
+@hookspec(firstresult=True)
+def paraschut_job_summary(executor: Executor, cluster_id: str) -> Mapping[str, Any] | None:
+    """Return the scheduler's own summary of one job as a dict (what ``get_qstat`` shows).
+
+    Stops at first non-None result.
+
+    :param executor: the executor the job runs on.
+    :param cluster_id: the scheduler's id for the job.
+    :returns: a JSON-serialisable dict (empty when the scheduler no longer knows the job);
+        ``None`` when ``executor`` is not this plugin's.
+    :raises SchedulerCommandError: the scheduler could not be queried.
+    """
+
+
+@hookspec(firstresult=True)
+def paraschut_current_job_id(executor: Executor, environ: Mapping[str, str]) -> str | None:
+    """Tell a running job its own cluster id from its environment (PBS_JOBID, JOB_ID, ...).
+
+    Stops at first non-None result.
+
+    :param executor: the executor the job was submitted to.
+    :param environ: the job's environment variables.
+    :returns: the id, or ``None`` when ``executor`` is not this plugin's or the variable is unset.
+    """
+
+
+@hookspec
+def paraschut_job_state_changed(batch_id: int, job_index: int, old: str | None, new: str) -> None:
+    """Observe a job's state change that this process made (audit, notifications).
+
+    Every plugin is called; exceptions are reported and ignored.
+
+    :param batch_id: the job's batch.
+    :param job_index: the job's index in its batch.
+    :param old: the previous state (``None`` for a new job).
+    :param new: the new state.
+    :returns: nothing.
+    """

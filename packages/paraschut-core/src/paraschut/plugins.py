@@ -1,0 +1,84 @@
+"""Building the plugin manager: hookspecs, the built-in file executor, entry-point plugins."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import sys
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginLoadError
+
+__all__ = ["ENTRY_POINT_GROUP", "disabled_plugins", "get_plugin_manager", "plugin_sources"]
+
+ENTRY_POINT_GROUP = "paraschut"
+DEFAULT_PLUGINS = ("paraschut.file_executor",)
+
+
+def disabled_plugins() -> set[str]:
+    """Names listed in ``PARASCHUT_DISABLE_PLUGINS`` (comma separated)."""
+    raw = os.environ.get("PARASCHUT_DISABLE_PLUGINS", "")
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def _load_entrypoints(pm: pluggy.PluginManager, blocked: set[str]) -> None:
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in blocked or pm.get_plugin(ep.name) is not None:
+            continue
+        try:
+            plugin = ep.load()
+            pm.register(plugin, name=ep.name)
+        except Exception as exc:  # noqa: BLE001 - report any import failure with the plugin's name
+            raise PluginLoadError(ep.name, exc) from exc
+        dist = getattr(ep, "dist", None)
+        if dist is not None:
+            pm._paraschut_dists[ep.name] = (dist.name, dist.version)  # type: ignore[attr-defined]
+
+
+def get_plugin_manager(load_entrypoints: bool = True) -> pluggy.PluginManager:
+    """Build a new plugin manager (a factory, not a global: tests make their own).
+
+    :param load_entrypoints: also load the installed plugins of the ``paraschut`` entry-point
+        group; names in ``PARASCHUT_DISABLE_PLUGINS`` are skipped.
+    :raises PluginLoadError: an installed plugin failed to import (named in the message).
+    """
+    pm = pluggy.PluginManager("paraschut")
+    pm.add_hookspecs(hookspecs)
+    pm._paraschut_dists = {}  # type: ignore[attr-defined]
+    blocked = disabled_plugins()
+    for module_name in DEFAULT_PLUGINS:
+        name = module_name.rsplit(".", 1)[-1].replace("_executor", "")
+        if name in blocked:
+            continue
+        __import__(module_name)
+        pm.register(sys.modules[module_name], name=name)
+        pm._paraschut_dists[name] = ("paraschut-core", _core_version())  # type: ignore[attr-defined]
+    if load_entrypoints:
+        _load_entrypoints(pm, blocked)
+    pm.check_pending()
+    return pm
+
+
+def _core_version() -> str:
+    try:
+        return importlib.metadata.version("paraschut-core")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def plugin_sources(pm: pluggy.PluginManager) -> dict[str, dict[str, Any]]:
+    """For each registered plugin: its distribution, version and module file."""
+    dists: dict[str, tuple[str, str]] = getattr(pm, "_paraschut_dists", {})
+    out: dict[str, dict[str, Any]] = {}
+    for name, plugin in pm.list_name_plugin():
+        dist, version = dists.get(name, ("", ""))
+        out[name] = {
+            "distribution": dist or None,
+            "version": version or None,
+            "module": getattr(plugin, "__name__", repr(plugin)),
+            "file": getattr(plugin, "__file__", None),
+        }
+    return out
