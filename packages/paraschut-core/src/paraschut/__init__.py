@@ -18,6 +18,37 @@ from .errors import (
 from .hookspecs import hookimpl, hookspec
 from .models import Executor, ExecutorInfo, JobSpec, JobStatus, LogPaths, Submission
 from .plugins import get_plugin_manager
+from .api import (
+    add_batch_to_queue,
+    add_job_to_queue,
+    generate_data,
+    generate_script,
+    get_job_template,
+    get_queue,
+    periodic_submitter,
+    print_log,
+    qdel_batch,
+    qdel_job,
+    remove_batch,
+    remove_batch_by_state,
+    set_batch_field,
+    set_job_field,
+    submit_jobs,
+    submit_one_batch,
+    submit_one_job,
+)
+from .runtime import (
+    get_job_info,
+    get_qstat,
+    locked_job,
+    modify_job,
+    set_complete,
+    spawn_complete,
+    spawn_get_info,
+    spawn_resubmit,
+    spawn_submit,
+    update_job,
+)
 
 __version__ = "0.1.0"
 
@@ -40,7 +71,43 @@ __all__ = [
     "Submission",
     "UnknownExecutorError",
     "__version__",
+    "add_batch_to_queue",
+    "add_job_to_queue",
+    "generate_data",
+    "generate_script",
+    "get_job_info",
+    "get_job_template",
+    "get_qstat",
+    "get_queue",
+    "locked_job",
+    "modify_job",
+    "periodic_submitter",
+    "print_log",
+    "qdel_batch",
+    "qdel_job",
+    "remove_batch",
+    "remove_batch_by_state",
+    "set_batch_field",
+    "set_complete",
+    "set_job_field",
+    "spawn_complete",
+    "spawn_get_info",
+    "spawn_resubmit",
+    "spawn_submit",
+    "submit_jobs",
+    "submit_one_batch",
+    "submit_one_job",
+    "update_job",
     "get_plugin_manager",
     "hookimpl",
     "hookspec",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``psu.ClusterID``: the running job's own cluster id (the original's module attribute)."""
+    if name == "ClusterID":
+        from .runtime import current_cluster_id
+
+        return current_cluster_id()
+    raise AttributeError(f"module 'paraschut' has no attribute {name!r}")

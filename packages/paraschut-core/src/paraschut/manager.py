@@ -10,7 +10,7 @@ import pluggy
 
 from .errors import ParaschutError, SchedulerCommandError, UnknownExecutorError
 from .models import Executor, ExecutorInfo, JobSpec, JobStatus, LogPaths, Submission
-from .plugins import get_plugin_manager
+from .plugins import failed_plugins, get_plugin_manager
 
 __all__ = ["ExecutorManager"]
 
@@ -40,6 +40,9 @@ class ExecutorManager:
         """Return the executor's info, or raise listing the registered executors."""
         info = self.executors.get(executor.name)
         if info is None:
+            failed = failed_plugins(self.pm).get(executor.name)
+            if failed is not None:
+                raise failed
             raise UnknownExecutorError(executor.name, self.executors)
         return info
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import sys
+import warnings
 from typing import Any
 
 import pluggy
@@ -12,7 +13,7 @@ import pluggy
 from . import hookspecs
 from .errors import PluginLoadError
 
-__all__ = ["ENTRY_POINT_GROUP", "disabled_plugins", "get_plugin_manager", "plugin_sources"]
+__all__ = ["ENTRY_POINT_GROUP", "disabled_plugins", "failed_plugins", "get_plugin_manager", "plugin_sources"]
 
 ENTRY_POINT_GROUP = "paraschut"
 DEFAULT_PLUGINS = ("paraschut.file_executor",)
@@ -24,7 +25,7 @@ def disabled_plugins() -> set[str]:
     return {name.strip() for name in raw.split(",") if name.strip()}
 
 
-def _load_entrypoints(pm: pluggy.PluginManager, blocked: set[str]) -> None:
+def _load_entrypoints(pm: pluggy.PluginManager, blocked: set[str], strict: bool) -> None:
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in blocked or pm.get_plugin(ep.name) is not None:
             continue
@@ -32,22 +33,30 @@ def _load_entrypoints(pm: pluggy.PluginManager, blocked: set[str]) -> None:
             plugin = ep.load()
             pm.register(plugin, name=ep.name)
         except Exception as exc:  # noqa: BLE001 - report any import failure with the plugin's name
-            raise PluginLoadError(ep.name, exc) from exc
+            error = PluginLoadError(ep.name, exc)
+            if strict:
+                raise error from exc
+            warnings.warn(str(error), RuntimeWarning, stacklevel=3)
+            pm._paraschut_failed[ep.name] = error  # type: ignore[attr-defined]
+            continue
         dist = getattr(ep, "dist", None)
         if dist is not None:
             pm._paraschut_dists[ep.name] = (dist.name, dist.version)  # type: ignore[attr-defined]
 
 
-def get_plugin_manager(load_entrypoints: bool = True) -> pluggy.PluginManager:
+def get_plugin_manager(load_entrypoints: bool = True, strict: bool = False) -> pluggy.PluginManager:
     """Build a new plugin manager (a factory, not a global: tests make their own).
 
     :param load_entrypoints: also load the installed plugins of the ``paraschut`` entry-point
         group; names in ``PARASCHUT_DISABLE_PLUGINS`` are skipped.
-    :raises PluginLoadError: an installed plugin failed to import (named in the message).
+    :param strict: raise when a plugin fails to import; otherwise warn, and the error is raised
+        when its executor is asked for (one broken plugin does not stop the others).
+    :raises PluginLoadError: (strict) an installed plugin failed to import, named in the message.
     """
     pm = pluggy.PluginManager("paraschut")
     pm.add_hookspecs(hookspecs)
     pm._paraschut_dists = {}  # type: ignore[attr-defined]
+    pm._paraschut_failed = {}  # type: ignore[attr-defined]
     blocked = disabled_plugins()
     for module_name in DEFAULT_PLUGINS:
         name = module_name.rsplit(".", 1)[-1].replace("_executor", "")
@@ -57,7 +66,7 @@ def get_plugin_manager(load_entrypoints: bool = True) -> pluggy.PluginManager:
         pm.register(sys.modules[module_name], name=name)
         pm._paraschut_dists[name] = ("paraschut-core", _core_version())  # type: ignore[attr-defined]
     if load_entrypoints:
-        _load_entrypoints(pm, blocked)
+        _load_entrypoints(pm, blocked, strict)
     pm.check_pending()
     return pm
 
@@ -82,3 +91,8 @@ def plugin_sources(pm: pluggy.PluginManager) -> dict[str, dict[str, Any]]:
             "file": getattr(plugin, "__file__", None),
         }
     return out
+
+
+def failed_plugins(pm: pluggy.PluginManager) -> dict[str, PluginLoadError]:
+    """Plugins that failed to load, by entry-point name."""
+    return dict(getattr(pm, "_paraschut_failed", {}))

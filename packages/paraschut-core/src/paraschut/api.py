@@ -1,0 +1,449 @@
+"""The documented function API (``import paraschut as psu``): a thin layer over the index and executors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from . import dashboard, submission
+from .errors import InvalidJobError, JobNotFoundError, ParaschutError
+from .filters import compile_filter
+from .jobinfo import COLUMN_FIELDS, JobInfo, check_value, validate_job
+from .models import ACTIVE_STATES, COLLECTED, COMPLETE, INIT, SPAWN
+from .refresh import Refresh, refresh
+from .session import Session, get_session
+
+__all__ = [
+    "add_batch_to_queue", "add_job_to_queue", "generate_data", "generate_script", "get_job_template",
+    "get_queue", "periodic_submitter", "print_log", "qdel_batch", "qdel_job", "remove_batch",
+    "remove_batch_by_state", "set_batch_field", "set_job_field", "submit_jobs", "submit_one_batch",
+    "submit_one_job",
+]
+
+DEFAULT_UNLESS = frozenset({COMPLETE, COLLECTED})
+
+
+# -- job preparation ---------------------------------------------------------------------------
+def get_job_template(SetID: bool = False) -> dict[str, Any]:
+    """The minimal job metadata; with SetID, BatchID is the current time in seconds."""
+    settings = get_session().settings
+    template: dict[str, Any] = {
+        "BatchID": int(time.time()) if SetID else None,
+        "JobIndex": None,
+        "priority": 1,
+        "name": ["human", "genome_map"],
+        "data_type": "foo",
+        "data": None,
+        "script": "my_template_script.sh",
+        "queue": None,
+        "resources": {"cput": "04:59:00", "mem": "1gb", "pmem": "1gb", "pvmem": "3gb", "vmem": "3gb"},
+        "state": "init",
+    }
+    template.update(json.loads(json.dumps(dict(settings.template))))
+    return template
+
+
+def _batch_dir(session: Session, batch_id: int) -> str:
+    path = session.batch_dir(batch_id)
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+def generate_script(JobInfo: dict[str, Any], Template: str | None = None) -> str:
+    """Write a job-specific script from a template, replacing ``@field`` with the job's values.
+
+    Besides the job's own fields, ``@PYTHON`` is this Python, ``@DB`` the index and ``@JOBDIR`` the
+    job dir. The script is written into the batch folder, made executable, and stored in
+    JobInfo['script'].
+    """
+    session = get_session()
+    template_path = os.path.expanduser(str(Template or JobInfo.get("script") or ""))
+    if not template_path or not os.path.isfile(template_path):
+        raise InvalidJobError(f"template {template_path!r} does not exist", "script")
+    text = open(template_path, encoding="utf-8").read()
+    values = {k: v for k, v in JobInfo.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
+    values.update(PYTHON=sys.executable, DB=session.settings.db, JOBDIR=session.settings.job_dir)
+    for key in sorted(values, key=len, reverse=True):
+        text = text.replace("@" + key, str(values[key]))
+    if not text.startswith("#!"):
+        text = "#!/bin/bash\n" + text
+    if JobInfo.get("BatchID") is None or JobInfo.get("JobIndex") is None:
+        raise InvalidJobError("set BatchID and JobIndex before generate_script", "JobIndex")
+    out_dir = _batch_dir(session, JobInfo["BatchID"])
+    out = os.path.join(out_dir, f"job_{JobInfo['JobIndex']}_{os.path.basename(template_path)}")
+    with open(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700), "w", encoding="utf-8") as fh:
+        fh.write(text)
+    JobInfo["script"] = out
+    return out
+
+
+def generate_data(JobInfo: dict[str, Any], Data: Any) -> str:
+    """Save ``Data`` as JSON in the batch folder and store its path in JobInfo['data'] (no pickle)."""
+    session = get_session()
+    if JobInfo.get("BatchID") is None or JobInfo.get("JobIndex") is None:
+        raise InvalidJobError("set BatchID and JobIndex before generate_data", "JobIndex")
+    payload = check_value(Data, "Data")
+    path = os.path.join(_batch_dir(session, JobInfo["BatchID"]), f"data_{JobInfo['JobIndex']}.json")
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
+        json.dump(payload, fh)
+    JobInfo["data"] = path
+    return path
+
+
+def add_batch_to_queue(BatchID: int, JobInfoList: Sequence[Mapping[str, Any]]) -> int:
+    """Add a batch of jobs (JobIndex defaults to the position in the list); all or nothing."""
+    session = get_session()
+    jobs = []
+    for position, info in enumerate(JobInfoList):
+        job = dict(info)
+        job["BatchID"] = BatchID
+        if job.get("JobIndex") is None:
+            job["JobIndex"] = position
+        jobs.append(validate_job(job))
+    if not jobs:
+        raise InvalidJobError("the batch has no jobs", "JobInfoList")
+    return _insert(session, BatchID, jobs)
+
+
+def _insert(session: Session, batch_id: int, jobs: list[dict[str, Any]]) -> int:
+    directory = os.path.join(session.settings.job_dir, str(batch_id))
+    name = jobs[0].get("name")
+    session.index.add_jobs({"BatchID": batch_id, "name": json.dumps(name), "job_dir": directory}, jobs)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    return len(jobs)
+
+
+def add_job_to_queue(JobInfo: dict[str, Any]) -> int:
+    """Add one job to its batch (created if new); JobIndex defaults to the next free one."""
+    session = get_session()
+    if JobInfo.get("BatchID") is None:
+        raise InvalidJobError("set BatchID (get_job_template(SetID=True) does)", "BatchID")
+    if JobInfo.get("JobIndex") is None:
+        JobInfo["JobIndex"] = session.index.next_job_index(JobInfo["BatchID"])
+    _insert(session, JobInfo["BatchID"], [validate_job(JobInfo)])
+    return int(JobInfo["JobIndex"])
+
+
+# -- monitoring --------------------------------------------------------------------------------
+def _batch_names(session: Session) -> dict[int, Any]:
+    rows = session.index.query("SELECT BatchID, name FROM batches")
+    return {r[0]: json.loads(r[1]) if r[1] else None for r in rows}
+
+
+def get_queue(
+    Display: Iterable[str] | None = None, Filter: str | None = None, ResetMissing: bool = False,
+    ReportMissing: bool = False, Verbose: bool = True, Executor: Any = None,
+) -> dict[int, list[JobInfo]] | None:
+    """Print the dashboard (or, with Verbose=False, return {BatchID: [jobs]})."""
+    session = get_session()
+    where = compile_filter(Filter)
+    jobs = session.index.jobs(where)
+    status = refresh(session, jobs)
+    if status.resolved:
+        jobs = session.index.jobs(where)
+    if ResetMissing and status.missing:
+        _reset_missing(session, status)
+        jobs = session.index.jobs(where)
+        status.missing.clear()
+    if Verbose:
+        display = set(Display) if Display is not None else None
+        print(dashboard.render(jobs, _batch_names(session), status, display))
+        if ReportMissing:
+            _report_missing(status)
+        return None
+    grouped: dict[int, list[JobInfo]] = {}
+    for job in jobs:
+        grouped.setdefault(job["BatchID"], []).append(job)
+    return grouped
+
+
+def _reset_missing(session: Session, status: Refresh) -> None:
+    for batch_id, job_index in sorted(status.missing):
+        changed = session.index.set_state(
+            "BatchID=? AND JobIndex=?", [batch_id, job_index], INIT, from_states=("submit", "run")
+        )
+        for _, _, old in changed:
+            session.manager.state_changed(batch_id, job_index, old, INIT)
+
+
+def _report_missing(status: Refresh) -> None:
+    for batch_id, job_index in sorted(status.missing):
+        print(f"--- missing job {batch_id}/{job_index}: last stderr ---")
+        try:
+            print_log(batch_id, job_index, "stderr", Lines=20)
+        except ParaschutError as exc:
+            print(f"(no log: {exc})")
+
+
+def print_log(
+    BatchID: int, JobIndex: int, LogKey: str = "stdout", LogIdx: int = -1, Lines: int | None = 30,
+    RegEx: str | None = None, Verbose: bool = True,
+) -> str:
+    """Print the stdout/stderr of one run of a job (LogIdx: -1 is the last run)."""
+    session = get_session()
+    if LogKey not in ("stdout", "stderr"):
+        raise ParaschutError(f"LogKey must be 'stdout' or 'stderr', not {LogKey!r}")
+    history = session.index.query(
+        "SELECT * FROM log_history WHERE BatchID=? AND JobIndex=? ORDER BY id", (BatchID, JobIndex)
+    )
+    if not history:
+        session.index.get_job(BatchID, JobIndex)
+        raise ParaschutError(f"job {BatchID}/{JobIndex} has no recorded runs yet")
+    try:
+        entry = history[LogIdx]
+    except IndexError:
+        raise ParaschutError(f"job {BatchID}/{JobIndex} has {len(history)} recorded runs; no LogIdx {LogIdx}") from None
+    path = entry[LogKey]
+    if not path or not os.path.exists(path):
+        raise ParaschutError(f"the {LogKey} of job {BatchID}/{JobIndex} ({path}) does not exist (yet)")
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        lines = fh.read().splitlines()
+    if RegEx:
+        pattern = re.compile(RegEx)
+        lines = [line for line in lines if pattern.search(line)]
+    if Lines:
+        lines = lines[-Lines:]
+    text = "\n".join(lines)
+    if Verbose:
+        print(text)
+    return text
+
+
+# -- submission --------------------------------------------------------------------------------
+def submit_jobs(
+    Filter: str | None = None, MaxJobs: int | None = None, Executor: Any = None, Verbose: bool = False,
+) -> int:
+    """Submit every job the priority rules allow now; returns how many were submitted."""
+    session = get_session()
+    where = compile_filter(Filter)
+    executor = session.executor(Executor)
+    session.manager.check(executor)
+    _poll_active(session)
+    max_jobs = MaxJobs if MaxJobs is not None else session.settings.max_jobs
+    claimed = submission.claim_eligible(session, where, max_jobs, executor)
+    count = submission.submit_claimed(session, claimed, executor) if claimed else 0
+    if Verbose:
+        print(f"submitted {count} job(s) to {executor.name}")
+    return count
+
+
+def _poll_active(session: Session) -> None:
+    """Resolve finished jobs so the next priority group can go (one status call per executor)."""
+    active = session.index.query(
+        f"SELECT * FROM jobs WHERE state IN ({', '.join('?' * len(ACTIVE_STATES))})", sorted(ACTIVE_STATES)
+    )
+    if active:
+        from .db import row_to_job
+
+        refresh(session, [row_to_job(r) for r in active])
+
+
+def submit_one_batch(BatchID: int, Executor: Any = None, MaxJobs: int | None = None) -> int:
+    """Submit a batch's jobs by its own priority rules (other batches are not considered)."""
+    get_session().index.get_job(BatchID, _first_index(BatchID))
+    return submit_jobs(Filter=f"BatchID = {int(BatchID)}", Executor=Executor, MaxJobs=MaxJobs)
+
+
+def _first_index(batch_id: int) -> int:
+    rows = get_session().index.query("SELECT MIN(JobIndex) FROM jobs WHERE BatchID=?", (batch_id,))
+    if rows[0][0] is None:
+        raise JobNotFoundError(batch_id)
+    return int(rows[0][0])
+
+
+def submit_one_job(BatchID: int, JobIndex: int, Executor: Any = None) -> int:
+    """Submit one init job now, whatever its priority; returns 1, or 0 when it was not in init."""
+    session = get_session()
+    job = session.index.get_job(int(BatchID), int(JobIndex))
+    if job["state"] != INIT:
+        return 0
+    executor = session.executor(Executor)
+    session.manager.check(executor)
+    where = f"(BatchID = {int(BatchID)} AND JobIndex = {int(JobIndex)})"
+    claimed = submission.claim_eligible(
+        session, where, None, executor,
+        jobs_sql=f"SELECT id, BatchID, JobIndex, state, priority FROM jobs WHERE state='init' AND {where}",
+    )
+    return submission.submit_claimed(session, claimed, executor) if claimed else 0
+
+
+def periodic_submitter(
+    Interval: float = 60, Filter: str | None = None, MaxJobs: int | None = None, Executor: Any = None,
+    Verbose: bool = True, MaxIterations: int | None = None,
+) -> None:
+    """Call submit_jobs every ``Interval`` seconds until no job is left to run (or interrupted)."""
+    iteration = 0
+    try:
+        while MaxIterations is None or iteration < MaxIterations:
+            iteration += 1
+            count = submit_jobs(Filter=Filter, MaxJobs=MaxJobs, Executor=Executor)
+            left = _unfinished(Filter)
+            if Verbose and count:
+                print(f"periodic_submitter: submitted {count} job(s); {left} unfinished")
+            if left == 0:
+                break
+            time.sleep(Interval)
+    except KeyboardInterrupt:
+        if Verbose:
+            print("periodic_submitter: stopped")
+
+
+def _unfinished(Filter: str | None) -> int:
+    """Jobs that may still run: init or active (failed and user states wait for the user)."""
+    session = get_session()
+    where = compile_filter(Filter) or "1"
+    states = [INIT, *sorted(ACTIVE_STATES)]
+    rows = session.index.filtered(
+        where, f"SELECT COUNT(*) FROM jobs WHERE {{where}} AND state IN ({', '.join('?' * len(states))})", states
+    )
+    return int(rows[0][0])
+
+
+# -- changing, cancelling and removing ---------------------------------------------------------
+def _selection(BatchID: Any, JobIndex: Any = None) -> list[tuple[int, int | None]]:
+    """Normalise batch/job arguments: an id, a list of ids, or get_queue(Verbose=False)'s dict."""
+    if isinstance(BatchID, Mapping):
+        return [(int(b), int(j["JobIndex"])) for b, jobs in BatchID.items() for j in jobs]
+    batches = BatchID if isinstance(BatchID, (list, tuple, set)) else [BatchID]
+    if JobIndex is None:
+        return [(int(b), None) for b in batches]
+    indices = JobIndex if isinstance(JobIndex, (list, tuple, set)) else [JobIndex]
+    return [(int(b), int(j)) for b in batches for j in indices]
+
+
+def _where(selection: Sequence[tuple[int, int | None]]) -> tuple[str, list[Any]]:
+    parts, params = [], []
+    for batch_id, job_index in selection:
+        if job_index is None:
+            parts.append("(BatchID=?)")
+            params.append(batch_id)
+        else:
+            parts.append("(BatchID=? AND JobIndex=?)")
+            params += [batch_id, job_index]
+    return "(" + (" OR ".join(parts) or "0") + ")", params
+
+
+def set_batch_field(
+    BatchID: Any, Unless: Iterable[str] = DEFAULT_UNLESS, Field: str = "state", Value: Any = INIT,
+) -> int:
+    """Set a field of every job of the batch(es), except jobs in an ``Unless`` state.
+
+    The default resets jobs to init unless they are complete or collected; ``Unless={}`` resets all.
+    """
+    return _set_field(_selection(BatchID), Unless, Field, Value)
+
+
+def set_job_field(
+    BatchID: Any, JobIndex: Any, Unless: Iterable[str] = DEFAULT_UNLESS, Field: str = "state", Value: Any = INIT,
+) -> int:
+    """Like set_batch_field, for given JobIndex values (one or a list)."""
+    return _set_field(_selection(BatchID, JobIndex), Unless, Field, Value)
+
+
+def _set_field(selection: Sequence[tuple[int, int | None]], unless: Iterable[str], field: str, value: Any) -> int:
+    session = get_session()
+    if not isinstance(field, str) or not field or field in ("BatchID", "JobIndex", "updated", "version"):
+        raise InvalidJobError("this field cannot be set in bulk", str(field))
+    value = check_value(value, field)
+    if field == "state" and not (isinstance(value, str) and value):
+        raise InvalidJobError(f"must be a non-empty string, not {value!r}", "state")
+    where, params = _where(selection)
+    skip = sorted(set(unless))
+    if skip:
+        where += f" AND state NOT IN ({', '.join('?' * len(skip))})"
+        params += skip
+    if field == "state":
+        changed = session.index.set_state(where, params, value)
+        for b, j, old in changed:
+            session.manager.state_changed(b, j, old, value)
+        return len(changed)
+    with session.index.write() as conn:
+        if field in COLUMN_FIELDS:
+            stored = value if isinstance(value, (str, int, float, type(None))) else json.dumps(value)
+            cur = conn.execute(f'UPDATE jobs SET "{field}"=?, updated=? WHERE {where}', [stored, time.time(), *params])
+        else:
+            cur = conn.execute(
+                f"UPDATE jobs SET metadata=json_set(metadata, ?, json(?)), updated=?, version=version+1 WHERE {where}",
+                [f'$."{field}"', json.dumps(value), time.time(), *params],
+            )
+    return cur.rowcount
+
+
+def _cancel(session: Session, selection: Sequence[tuple[int, int | None]], reset: bool = True) -> int:
+    where, params = _where(selection)
+    states = sorted(ACTIVE_STATES)
+    rows = session.index.query(
+        f"SELECT BatchID, JobIndex, executor, ClusterID, state FROM jobs WHERE {where} "
+        f"AND state IN ({', '.join('?' * len(states))})", [*params, *states],
+    )
+    by_exec: dict[str, list[str]] = {}
+    for r in rows:
+        if r["ClusterID"] and r["state"] != SPAWN:
+            by_exec.setdefault(r["executor"], []).append(r["ClusterID"])
+        spawns = session.index.query(
+            "SELECT executor, ClusterID FROM spawns WHERE BatchID=? AND JobIndex=? AND state IN ('submit', 'run')",
+            (r["BatchID"], r["JobIndex"]),
+        )
+        for s in spawns:
+            by_exec.setdefault(s["executor"], []).append(s["ClusterID"])
+    for name, ids in by_exec.items():
+        session.manager.cancel(session.executor(name), [i for i in ids if i])
+    if not reset:
+        return len(rows)
+    changed = session.index.set_state(where, params, INIT, from_states=states)
+    for b, j, old in changed:
+        session.manager.state_changed(b, j, old, INIT)
+    return len(changed)
+
+
+def qdel_batch(BatchID: Any) -> int:
+    """Cancel a batch's queued and running jobs; they return to init."""
+    return _cancel(get_session(), _selection(BatchID))
+
+
+def qdel_job(BatchID: Any, JobIndex: Any) -> int:
+    """Cancel jobs of a batch (one JobIndex or a list); they return to init."""
+    return _cancel(get_session(), _selection(BatchID, JobIndex))
+
+
+def remove_batch(BatchID: Any) -> int:
+    """Remove batches from the index (cancelling their active jobs) and delete their folders."""
+    session = get_session()
+    selection = _selection(BatchID)
+    dirs = {b: session.batch_dir(b) for b, _ in selection}
+    _cancel(session, selection)
+    where, params = _where(selection)
+    removed = session.index.delete_jobs(where, params)
+    for path in dirs.values():
+        _remove_dir(session, path)
+    return len(removed)
+
+
+def remove_batch_by_state(state: str | Iterable[str]) -> int:
+    """Remove every job in the given state(s); batches left empty lose their folder too."""
+    session = get_session()
+    states = [state] if isinstance(state, str) else list(state)
+    before = set(session.index.batch_ids())
+    dirs = {b: session.batch_dir(b) for b in before}
+    marks = ", ".join("?" * len(states))
+    rows = session.index.query(f"SELECT DISTINCT BatchID, JobIndex FROM jobs WHERE state IN ({marks})", states)
+    if set(states) & ACTIVE_STATES and rows:
+        _cancel(session, [(r[0], r[1]) for r in rows], reset=False)
+    removed = session.index.delete_jobs(f"state IN ({marks})", states)
+    for batch_id in before - set(session.index.batch_ids()):
+        _remove_dir(session, dirs[batch_id])
+    return len(removed)
+
+
+def _remove_dir(session: Session, path: str) -> None:
+    """Delete a batch folder, but only one inside the job dir (never a user's own folder)."""
+    root = os.path.realpath(session.settings.job_dir)
+    real = os.path.realpath(path)
+    if real.startswith(root + os.sep) and os.path.isdir(real):
+        shutil.rmtree(real, ignore_errors=True)

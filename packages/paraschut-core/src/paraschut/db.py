@@ -1,0 +1,303 @@
+"""The job index: one SQLite file, the only place that talks SQL (through sqlite3 and sqlite-utils)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psutil
+import sqlite_utils
+
+from . import filters
+from .errors import ConflictError, IndexBusyError, InvalidJobError, JobNotFoundError, ParaschutError
+from .jobinfo import COLUMN_FIELDS, JobInfo
+from .migrations import migrate
+
+__all__ = ["NETWORK_FILESYSTEMS", "JobIndex", "filesystem_type", "job_to_row", "row_to_job"]
+
+NETWORK_FILESYSTEMS = frozenset(
+    {
+        "nfs", "nfs4", "lustre", "gpfs", "cifs", "smbfs", "smb3", "fuse.sshfs", "beegfs",
+        "fuse.beegfs", "ceph", "fuse.ceph", "glusterfs", "fuse.glusterfs", "afs", "panfs",
+        "pvfs2", "ocfs2", "gfs2", "9p", "wekafs", "fuse.s3fs", "davfs", "fuse.gcsfuse",
+    }
+)
+_SCALARS = (str, int, float, type(None))
+_ALLOWED_FUNCTIONS = filters.FUNCTIONS | {"like", "glob", "json"}
+
+
+def filesystem_type(path: str) -> str:
+    """The type of the file system holding ``path`` (longest matching mount point)."""
+    path = os.path.realpath(path)
+    best, fstype = "", "unknown"
+    for part in psutil.disk_partitions(all=True):
+        mount = part.mountpoint.rstrip("/") or "/"
+        if (path == mount or path.startswith(mount.rstrip("/") + "/")) and len(mount) > len(best):
+            best, fstype = mount, part.fstype
+    return fstype
+
+
+def _column(value: Any) -> Any:
+    return value if isinstance(value, _SCALARS) and not isinstance(value, bool) else json.dumps(value)
+
+
+def job_to_row(job: Mapping[str, Any], now: float) -> dict[str, Any]:
+    """Map a validated job dict to its columns and JSON metadata (exact values kept in JSON)."""
+    row: dict[str, Any] = {field: _column(job.get(field)) for field in COLUMN_FIELDS}
+    row["updated"] = now
+    meta = {k: v for k, v in job.items() if k not in COLUMN_FIELDS or not isinstance(v, _SCALARS) or isinstance(v, bool)}
+    meta.pop("updated", None)
+    row["metadata"] = json.dumps(meta, allow_nan=False, separators=(",", ":"))
+    return row
+
+
+def row_to_job(row: Mapping[str, Any]) -> JobInfo:
+    """Map an index row back to the job dict the user stored (plus the index's own fields)."""
+    job = JobInfo()
+    for field in COLUMN_FIELDS:
+        value = row[field]
+        if value is not None or field in ("ClusterID",):
+            job[field] = value
+    job.update(json.loads(row["metadata"]))
+    job.mark_read()
+    return job
+
+
+class JobIndex:
+    """A connection to one job index file, with transactions and the queries paraschut needs."""
+
+    def __init__(self, path: str, journal_mode: str = "auto", busy_timeout: float = 30.0) -> None:
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self._create_private(path)
+        self.conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.journal_mode = self._journal(journal_mode)
+        self._busy(lambda: migrate(self.conn))
+        self.db = sqlite_utils.Database(self.conn)
+
+    @staticmethod
+    def _create_private(path: str) -> None:
+        directory = os.path.dirname(path) or "."
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        if not os.path.exists(path):
+            try:
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            except FileExistsError:
+                pass
+
+    def _journal(self, mode: str) -> str:
+        if mode == "auto":
+            mode = "delete" if filesystem_type(self.path) in NETWORK_FILESYSTEMS else "wal"
+        self._busy(lambda: self.conn.execute(f"PRAGMA journal_mode={mode}"))
+        self.conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+        self.conn.execute("PRAGMA synchronous=NORMAL" if mode == "wal" else "PRAGMA synchronous=FULL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        return mode
+
+    def _busy(self, action: Any) -> Any:
+        try:
+            return action()
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise IndexBusyError(
+                    f"the job index {self.path} stayed locked by another process for more than "
+                    f"{self.busy_timeout:g} s (busy_timeout); nothing was written, try again"
+                ) from exc
+            raise
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    # -- transactions -----------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction holding the index's write lock from the start (BEGIN IMMEDIATE)."""
+        self._busy(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self._busy(lambda: self.conn.execute("COMMIT"))
+
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]:
+        """Run a read query and return all rows."""
+        return self._busy(lambda: self.conn.execute(sql, params).fetchall())  # type: ignore[no-any-return]
+
+    def filtered(self, where: str | None, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run ``sql`` (which holds ``{where}``) with a compiled Filter, under a read-only authorizer."""
+        clause = where or "1"
+        self.conn.set_authorizer(_read_only)
+        try:
+            return self.query(sql.format(where=clause), params)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            raise filters.InvalidFilterError(f"invalid Filter: {exc}") from None
+        finally:
+            self.conn.set_authorizer(None)
+
+    # -- jobs -------------------------------------------------------------------------------
+    def get_job(self, batch_id: int, job_index: int) -> JobInfo:
+        """One job, or JobNotFoundError."""
+        rows = self.query("SELECT * FROM jobs WHERE BatchID=? AND JobIndex=?", (batch_id, job_index))
+        if not rows:
+            raise JobNotFoundError(batch_id, job_index)
+        return row_to_job(rows[0])
+
+    def jobs(self, where: str | None = None, order: str = "BatchID, JobIndex") -> list[JobInfo]:
+        """All jobs matching a compiled Filter (None: all), as job dicts."""
+        rows = self.filtered(where, f"SELECT * FROM jobs WHERE {{where}} ORDER BY {order}")
+        return [row_to_job(r) for r in rows]
+
+    def batch(self, batch_id: int) -> sqlite3.Row | None:
+        """The batch row, or None."""
+        rows = self.query("SELECT * FROM batches WHERE BatchID=?", (batch_id,))
+        return rows[0] if rows else None
+
+    def batch_ids(self) -> list[int]:
+        """Every batch id, ascending."""
+        return [r[0] for r in self.query("SELECT BatchID FROM batches ORDER BY BatchID")]
+
+    def add_jobs(self, batch: Mapping[str, Any], jobs: Sequence[Mapping[str, Any]]) -> None:
+        """Insert a batch (if new) and its jobs in one transaction; nothing is written on error."""
+        now = time.time()
+        rows = [job_to_row(job, now) for job in jobs]
+        cols = [*COLUMN_FIELDS, "metadata"]
+        sql = f"INSERT INTO jobs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+        with self.write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO batches (BatchID, name, job_dir, created) VALUES (?, ?, ?, ?)",
+                (batch["BatchID"], batch.get("name"), batch.get("job_dir"), now),
+            )
+            try:
+                conn.executemany(sql, ([row[c] for c in cols] for row in rows))
+            except sqlite3.IntegrityError:
+                raise InvalidJobError(
+                    f"batch {batch['BatchID']} already has a job with one of these JobIndex values",
+                    "JobIndex",
+                ) from None
+
+    def next_job_index(self, batch_id: int) -> int:
+        """One more than the batch's highest JobIndex (0 for an empty batch)."""
+        (value,) = self.query("SELECT COALESCE(MAX(JobIndex) + 1, 0) FROM jobs WHERE BatchID=?", (batch_id,))[0]
+        return int(value)
+
+    def _write_job(self, conn: sqlite3.Connection, job: Mapping[str, Any]) -> None:
+        row = job_to_row(job, time.time())
+        sets = ", ".join(f"{c}=?" for c in row if c not in ("BatchID", "JobIndex"))
+        values = [v for c, v in row.items() if c not in ("BatchID", "JobIndex")]
+        conn.execute(
+            f"UPDATE jobs SET {sets}, version=version+1 WHERE BatchID=? AND JobIndex=?",
+            (*values, job["BatchID"], job["JobIndex"]),
+        )
+
+    def _current(self, conn: sqlite3.Connection, batch_id: int, job_index: int) -> JobInfo:
+        rows = conn.execute("SELECT * FROM jobs WHERE BatchID=? AND JobIndex=?", (batch_id, job_index)).fetchall()
+        if not rows:
+            raise JobNotFoundError(batch_id, job_index)
+        return row_to_job(rows[0])
+
+    def merge_update(
+        self, batch_id: int, job_index: int, changed: Mapping[str, Any], removed: set[str],
+        origin: Mapping[str, Any] | None, force: set[str] = frozenset(),  # type: ignore[assignment]
+    ) -> JobInfo:
+        """Write only ``changed``/``removed`` fields over the current row, refusing lost updates.
+
+        A field counts as a conflict when another process changed it since ``origin`` was read
+        (and to a different value than this one writes); ``force`` fields are never conflicts.
+        """
+        _missing = object()
+        with self.write() as conn:
+            current = self._current(conn, batch_id, job_index)
+            if origin is not None:
+                conflicts = [
+                    k for k in [*changed, *removed]
+                    if k not in force
+                    and current.get(k, _missing) != origin.get(k, _missing)
+                    and current.get(k, _missing) != changed.get(k, _missing)
+                ]
+                if conflicts:
+                    raise ConflictError(batch_id, job_index, sorted(conflicts))
+            merged = dict(current)
+            merged.update(changed)
+            for key in removed:
+                merged.pop(key, None)
+            self._write_job(conn, merged)
+            result = self._current(conn, batch_id, job_index)
+        return result
+
+    @contextmanager
+    def locked_job(self, batch_id: int, job_index: int) -> Iterator[JobInfo]:
+        """Hold the index's write lock while the caller reads and changes one job."""
+        from .jobinfo import validate_job
+
+        with self.write() as conn:
+            job = self._current(conn, batch_id, job_index)
+            yield job
+            if (job.get("BatchID"), job.get("JobIndex")) != (batch_id, job_index):
+                raise InvalidJobError("BatchID and JobIndex cannot be changed", "BatchID")
+            self._write_job(conn, validate_job(job))
+            fresh = self._current(conn, batch_id, job_index)
+        job.clear()
+        job.update(fresh)
+        job.mark_read()
+
+    def set_state(
+        self, where: str, params: Sequence[Any], to_state: str, from_states: Sequence[str] | None = None,
+        **fields: Any,
+    ) -> list[tuple[int, int, str]]:
+        """Compare-and-set the state of matching jobs; returns (BatchID, JobIndex, old state)."""
+        cond = where
+        args = list(params)
+        if from_states is not None:
+            cond += f" AND state IN ({', '.join('?' * len(from_states))})"
+            args += list(from_states)
+        sets = ", ".join(["state=?", "updated=?", "version=version+1", *(f"{k}=?" for k in fields)])
+        with self.write() as conn:
+            old = conn.execute(f"SELECT BatchID, JobIndex, state FROM jobs WHERE {cond}", args).fetchall()
+            if old:
+                conn.execute(f"UPDATE jobs SET {sets} WHERE {cond}", [to_state, time.time(), *fields.values(), *args])
+        return [(r[0], r[1], r[2]) for r in old]
+
+    def delete_jobs(self, where: str, params: Sequence[Any]) -> list[tuple[int, int]]:
+        """Remove matching jobs with their spawns and log history; returns what was removed."""
+        with self.write() as conn:
+            gone = conn.execute(f"SELECT BatchID, JobIndex FROM jobs WHERE {where}", params).fetchall()
+            for b, j in gone:
+                for table in ("spawns", "log_history"):
+                    conn.execute(f"DELETE FROM {table} WHERE BatchID=? AND JobIndex=?", (b, j))
+            conn.execute(f"DELETE FROM jobs WHERE {where}", params)
+            conn.execute("DELETE FROM batches WHERE BatchID NOT IN (SELECT DISTINCT BatchID FROM jobs)")
+        return [(r[0], r[1]) for r in gone]
+
+    def integrity_check(self) -> str:
+        """SQLite's integrity check result ('ok' when sound)."""
+        return str(self.query("PRAGMA integrity_check")[0][0])
+
+    def table_counts(self) -> dict[str, int]:
+        """Rows per table (for doctor)."""
+        return {name: self.db[name].count for name in self.db.table_names()}
+
+
+def _read_only(action: int, arg1: str | None, arg2: str | None, dbname: str | None, source: str | None) -> int:
+    """SQLite authorizer for Filter queries: reads of the jobs table and whitelisted functions only."""
+    if action == sqlite3.SQLITE_SELECT:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_READ and arg1 == "jobs":
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _ALLOWED_FUNCTIONS | {"count", "max", "min"}:
+        return sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY
+
+
+def ensure_error(exc: BaseException) -> ParaschutError:
+    """Wrap an unexpected SQLite error as a ParaschutError naming the index."""
+    return ParaschutError(f"job index error: {exc}")

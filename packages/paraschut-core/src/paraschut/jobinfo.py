@@ -1,0 +1,138 @@
+"""The JobInfo dict users handle, its validation, and what changed since it was read."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import InvalidJobError
+
+__all__ = ["COLUMN_FIELDS", "JobInfo", "changed_fields", "check_value", "normalise", "validate_job"]
+
+#: Fields stored in queryable columns (the rest go to the JSON metadata column).
+COLUMN_FIELDS = (
+    "BatchID",
+    "JobIndex",
+    "state",
+    "priority",
+    "name",
+    "data_type",
+    "executor",
+    "ClusterID",
+    "submit_time",
+    "hostname",
+    "updated",
+    "exit_code",
+)
+_MISSING = object()
+
+
+class JobInfo(dict):  # type: ignore[type-arg]
+    """A job's metadata, as ``get_job_info`` returns it.
+
+    It remembers what it held when it was read, so ``update_job`` writes only the fields this
+    process changed and can tell when another process changed the same ones meanwhile.
+    """
+
+    __slots__ = ("_origin",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._origin: dict[str, Any] | None = None
+
+    def mark_read(self) -> None:
+        """Remember the current content as what was read from the index."""
+        self._origin = copy.deepcopy(dict(self))
+
+    @property
+    def origin(self) -> dict[str, Any] | None:
+        """The content as read from the index (None for a dict built by hand)."""
+        return self._origin
+
+
+def changed_fields(info: Mapping[str, Any], origin: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """Fields set or changed in ``info`` since ``origin``, and fields removed."""
+    changed = {k: v for k, v in info.items() if origin.get(k, _MISSING) != v or k not in origin}
+    removed = set(origin) - set(info)
+    return changed, removed
+
+
+def check_value(value: Any, path: str) -> Any:
+    """Return ``value`` as JSON-storable data (tuples become lists) or raise naming ``path``."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidJobError(f"{value!r} cannot be stored (not a finite number)", path)
+        return value
+    if isinstance(value, (list, tuple)):
+        return [check_value(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise InvalidJobError(f"dict key {k!r} is not a string; only string keys can be stored", path)
+            out[k] = check_value(v, f"{path}.{k}")
+        return out
+    raise InvalidJobError(
+        f"a {type(value).__name__} cannot be stored in the job index (use numbers, strings, "
+        f"booleans, None, lists and dicts; save other data to a file with generate_data)",
+        path,
+    )
+
+
+def _check_types(job: Mapping[str, Any]) -> None:
+    batch = job.get("BatchID")
+    if not isinstance(batch, int) or isinstance(batch, bool):
+        raise InvalidJobError(f"must be a whole number, not {batch!r}", "BatchID")
+    index = job.get("JobIndex")
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise InvalidJobError(f"must be a whole number >= 0, not {index!r}", "JobIndex")
+    priority = job.get("priority", 1)
+    if not isinstance(priority, (int, float)) or isinstance(priority, bool) or not math.isfinite(priority):
+        raise InvalidJobError(f"must be a number, not {priority!r}", "priority")
+    state = job.get("state", "init")
+    if not isinstance(state, str) or not state or len(state) > 64:
+        raise InvalidJobError(f"must be a non-empty string, not {state!r}", "state")
+    name = job.get("name")
+    if name is not None and not isinstance(name, (str, list, tuple)):
+        raise InvalidJobError(f"must be a string or a list of strings, not {name!r}", "name")
+    env = job.get("vars")
+    if env is not None:
+        if not isinstance(env, dict):
+            raise InvalidJobError(f"must be a dict of variable names to values, not {env!r}", "vars")
+        for key in env:
+            if not isinstance(key, str) or not key.isidentifier() or not key.isascii():
+                raise InvalidJobError(f"{key!r} is not a valid environment variable name", "vars")
+    resources = job.get("resources")
+    if resources is not None and not isinstance(resources, dict):
+        raise InvalidJobError(f"must be a dict, not {resources!r}", "resources")
+
+
+def normalise(job: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the job's fields as JSON-storable data, or raise naming the first bad field."""
+    out: dict[str, Any] = {}
+    for key, value in job.items():
+        if not isinstance(key, str):
+            raise InvalidJobError(f"field names must be strings, not {key!r}")
+        out[key] = check_value(value, key)
+    return out
+
+
+def validate_job(job: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a whole job before it is written; returns the normalised fields."""
+    _check_types(job)
+    out = normalise(job)
+    out.setdefault("state", "init")
+    out.setdefault("priority", 1)
+    script = out.get("script")
+    if isinstance(script, str) and script and not os.path.isabs(script) and os.path.exists(script):
+        out["script"] = os.path.abspath(script)
+    json.dumps(out, allow_nan=False)
+    return out

@@ -1,0 +1,110 @@
+"""The job index schema, as numbered migrations applied in order (PRAGMA user_version)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+
+
+def _run(conn: sqlite3.Connection, script: str) -> None:
+    # executescript() would COMMIT the surrounding transaction: run statement by statement.
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    _run(
+        conn,
+        """
+        CREATE TABLE batches (
+            BatchID INTEGER PRIMARY KEY,
+            name TEXT,
+            job_dir TEXT,
+            created REAL
+        );
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY,
+            BatchID INTEGER NOT NULL REFERENCES batches(BatchID),
+            JobIndex INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            priority NUMERIC NOT NULL,
+            name TEXT,
+            data_type TEXT,
+            executor TEXT,
+            ClusterID TEXT,
+            submit_time REAL,
+            hostname TEXT,
+            updated REAL,
+            exit_code INTEGER,
+            version INTEGER NOT NULL DEFAULT 0,
+            submitter TEXT,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            UNIQUE (BatchID, JobIndex)
+        );
+        CREATE INDEX jobs_state_batch_priority ON jobs (state, BatchID, priority);
+        CREATE INDEX jobs_batch_priority ON jobs (BatchID, priority);
+        CREATE INDEX jobs_priority ON jobs (priority);
+        CREATE INDEX jobs_executor_state ON jobs (executor, state);
+        CREATE TABLE spawns (
+            BatchID INTEGER NOT NULL,
+            JobIndex INTEGER NOT NULL,
+            SpawnID INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            executor TEXT,
+            ClusterID TEXT,
+            hostname TEXT,
+            exit_code INTEGER,
+            updated REAL,
+            PRIMARY KEY (BatchID, JobIndex, SpawnID)
+        );
+        CREATE INDEX spawns_state ON spawns (state);
+        CREATE TABLE log_history (
+            id INTEGER PRIMARY KEY,
+            BatchID INTEGER NOT NULL,
+            JobIndex INTEGER NOT NULL,
+            SpawnID INTEGER,
+            run INTEGER NOT NULL,
+            executor TEXT,
+            ClusterID TEXT,
+            stdout TEXT,
+            stderr TEXT,
+            submit_time REAL
+        );
+        CREATE INDEX log_history_job ON log_history (BatchID, JobIndex);
+        CREATE TABLE status_snapshots (
+            executor TEXT PRIMARY KEY,
+            taken REAL NOT NULL,
+            payload TEXT NOT NULL
+        );
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema up to date inside one exclusive transaction (safe under concurrency)."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN EXCLUSIVE")
+    try:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"the job index has schema version {version}, newer than this paraschut "
+                f"({SCHEMA_VERSION}): upgrade paraschut-core"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            MIGRATIONS[number](conn)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

@@ -1,0 +1,64 @@
+"""A process's working set: settings, the open job index and the executor manager, cached per process."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from attrs import define
+
+from .config import Settings, load_settings, resolve_executor
+from .db import JobIndex
+from .manager import ExecutorManager
+from .models import Executor
+
+__all__ = ["Session", "get_session", "reset_sessions"]
+
+_INDEXES: dict[tuple[int, str, str, float], JobIndex] = {}
+_MANAGERS: dict[tuple[int, str], ExecutorManager] = {}
+
+
+@define
+class Session:
+    """What one API call works with."""
+
+    settings: Settings
+    index: JobIndex
+    manager: ExecutorManager
+
+    def executor(self, value: Executor | str | None = None) -> Executor:
+        """Resolve an ``Executor=`` argument against the settings."""
+        return resolve_executor(value, self.settings)
+
+    def batch_dir(self, batch_id: int) -> str:
+        """The folder of a batch: recorded at creation, else ``<job_dir>/<BatchID>``."""
+        row = self.index.batch(batch_id)
+        if row is not None and row["job_dir"]:
+            return str(row["job_dir"])
+        return os.path.join(self.settings.job_dir, str(batch_id))
+
+
+def get_session(**overrides: Any) -> Session:
+    """The session for the current settings (one open index per file and process)."""
+    settings = load_settings(**overrides)
+    pid = os.getpid()
+    key = (pid, settings.db, settings.journal_mode, settings.busy_timeout)
+    index = _INDEXES.get(key)
+    if index is None:
+        index = _INDEXES[key] = JobIndex(settings.db, settings.journal_mode, settings.busy_timeout)
+    disabled = os.environ.get("PARASCHUT_DISABLE_PLUGINS", "")
+    manager = _MANAGERS.get((pid, disabled))
+    if manager is None:
+        manager = _MANAGERS[(pid, disabled)] = ExecutorManager()
+    return Session(settings, index, manager)
+
+
+def reset_sessions() -> None:
+    """Forget cached indexes and plugin managers (tests, or after changing plugins)."""
+    for index in _INDEXES.values():
+        try:
+            index.close()
+        except Exception:  # noqa: BLE001, S110 - closing a connection of a forked parent may fail
+            pass
+    _INDEXES.clear()
+    _MANAGERS.clear()

@@ -1,0 +1,200 @@
+"""Submitting jobs: claim eligible jobs in the index, hand them to an executor, record what it said."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import psutil
+
+from . import scheduling
+from .errors import InvalidJobError, ParaschutError
+from .models import ACTIVE_STATES, INIT, SPAWN, SUBMIT, Executor, JobSpec
+from .session import Session
+
+__all__ = ["build_spec", "claim_eligible", "job_env", "submit_claimed", "submitter_token"]
+
+ENV_BATCH_ID = "PARASCHUT_BATCH_ID"
+ENV_JOB_INDEX = "PARASCHUT_JOB_INDEX"
+ENV_SPAWN_ID = "PARASCHUT_SPAWN_ID"
+ENV_SPAWN_COUNT = "PARASCHUT_SPAWN_COUNT"
+
+
+def submitter_token() -> str:
+    """host:pid:create-time of this process (to tell a live claim from a crashed one)."""
+    proc = psutil.Process()
+    return f"{socket.gethostname()}:{proc.pid}:{proc.create_time():.3f}"
+
+
+def job_env(session: Session, job: Mapping[str, Any], executor: Executor, spawn: tuple[int, int] | None) -> dict[str, str]:
+    """The environment a job runs with: its ``vars`` plus what it needs to find itself."""
+    env = {str(k): str(v) for k, v in (job.get("vars") or {}).items()}
+    env.update(
+        {
+            ENV_BATCH_ID: str(job["BatchID"]),
+            ENV_JOB_INDEX: str(job["JobIndex"]),
+            "PARASCHUT_DB": session.settings.db,
+            "PARASCHUT_JOB_DIR": session.settings.job_dir,
+            "PARASCHUT_EXECUTOR": executor.name,
+            "PARASCHUT_PYTHON": sys.executable,
+        }
+    )
+    if spawn is not None:
+        env[ENV_SPAWN_ID], env[ENV_SPAWN_COUNT] = str(spawn[0]), str(spawn[1])
+    return env
+
+
+def _display_name(job: Mapping[str, Any]) -> str:
+    name = job.get("name")
+    if isinstance(name, (list, tuple)):
+        return "_".join(str(n) for n in name) or f"job{job['JobIndex']}"
+    return str(name) if name else f"job{job['JobIndex']}"
+
+
+def _script(job: Mapping[str, Any], batch_dir: str) -> str:
+    script = job.get("script")
+    if not script:
+        raise InvalidJobError("the job has no script to run", "script")
+    script = os.path.expanduser(str(script))
+    if not os.path.isabs(script):
+        in_batch = os.path.join(batch_dir, script)
+        script = in_batch if os.path.exists(in_batch) else os.path.abspath(script)
+    return script
+
+
+def build_spec(
+    session: Session, job: Mapping[str, Any], executor: Executor, run: int,
+    spawn: tuple[int, int] | None = None,
+) -> JobSpec:
+    """The JobSpec for one submission of ``job`` (spawn: (SpawnID, count))."""
+    batch_dir = session.batch_dir(job["BatchID"])
+    logs = os.path.join(batch_dir, "logs")
+    os.makedirs(logs, mode=0o700, exist_ok=True)
+    stem = f"{job['JobIndex']}" + ("" if spawn is None else f"_s{spawn[0]}") + f".{run}"
+    resources = dict(executor.option("resources") or {})
+    resources.update(job.get("resources") or {})
+    return JobSpec(
+        batch_id=job["BatchID"],
+        job_index=job["JobIndex"],
+        name=_display_name(job),
+        script=_script(job, batch_dir),
+        workdir=str(job.get("workdir") or batch_dir),
+        stdout=os.path.join(logs, stem + ".out"),
+        stderr=os.path.join(logs, stem + ".err"),
+        env=job_env(session, job, executor, spawn),
+        queue=job.get("queue") or executor.option("queue"),
+        resources={k: v for k, v in resources.items() if v is not None},
+        spawn_id=None if spawn is None else spawn[0],
+        run=run,
+    )
+
+
+def _active_count(conn: Any) -> int:
+    states = ", ".join(f"'{s}'" for s in sorted(ACTIVE_STATES - {SPAWN}))
+    (jobs,) = conn.execute(f"SELECT COUNT(*) FROM jobs WHERE state IN ({states})").fetchone()
+    (spawns,) = conn.execute("SELECT COUNT(*) FROM spawns WHERE state IN ('submit', 'run')").fetchone()
+    return int(jobs) + int(spawns)
+
+
+def claim_eligible(
+    session: Session, where: str | None, max_jobs: int | None, executor: Executor,
+    jobs_sql: str | None = None,
+) -> list[Mapping[str, Any]]:
+    """Pick the jobs the priority rules allow and mark them submitted, in one write transaction.
+
+    Concurrent submitters each claim a disjoint set: the claim is a compare-and-set from init.
+    """
+    index = session.index
+    top_sql, eligible_sql = scheduling.eligible_sql(where)
+    token = submitter_token()
+    with index.write() as conn:
+        conn.set_authorizer(None)
+        (top,) = conn.execute(top_sql).fetchone()
+        rows = conn.execute(jobs_sql or eligible_sql, {"top": top}).fetchall()
+        picked = scheduling.throttle([tuple(r) for r in rows], _active_count(conn), max_jobs)  # type: ignore[misc]
+        claimed = []
+        now = time.time()
+        for start in range(0, len(picked), 500):
+            chunk = [r[0] for r in picked[start : start + 500]]
+            marks = ", ".join("?" * len(chunk))
+            claimed += conn.execute(
+                f"UPDATE jobs SET state='{SUBMIT}', submitter=?, executor=?, ClusterID=NULL, "
+                f"exit_code=NULL, updated=?, version=version+1 WHERE id IN ({marks}) AND state='{INIT}' "
+                f"RETURNING *",
+                (token, executor.name, now, *chunk),
+            ).fetchall()
+    from .db import row_to_job
+
+    claimed.sort(key=lambda r: (-r["priority"], r["BatchID"], r["JobIndex"]))
+    return [row_to_job(r) for r in claimed]
+
+
+def _runs(session: Session, jobs: Sequence[Mapping[str, Any]]) -> dict[tuple[int, int], int]:
+    batches = sorted({j["BatchID"] for j in jobs})
+    runs: dict[tuple[int, int], int] = {}
+    for start in range(0, len(batches), 500):
+        chunk = batches[start : start + 500]
+        rows = session.index.query(
+            f"SELECT BatchID, JobIndex, MAX(run) + 1 FROM log_history WHERE SpawnID IS NULL AND "
+            f"BatchID IN ({', '.join('?' * len(chunk))}) GROUP BY BatchID, JobIndex",
+            chunk,
+        )
+        runs.update({(r[0], r[1]): int(r[2]) for r in rows})
+    return runs
+
+
+def _record(session: Session, done: list[tuple[JobSpec, Any]], executor: Executor) -> None:
+    now = time.time()
+    with session.index.write() as conn:
+        for spec, sub in done:
+            conn.execute(
+                "UPDATE jobs SET ClusterID=?, submit_time=?, submitter=NULL, updated=? "
+                "WHERE BatchID=? AND JobIndex=?",
+                (sub.cluster_id, now, now, spec.batch_id, spec.job_index),
+            )
+            conn.execute(
+                "INSERT INTO log_history (BatchID, JobIndex, SpawnID, run, executor, ClusterID, stdout, "
+                "stderr, submit_time) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?)",
+                (spec.batch_id, spec.job_index, spec.run, executor.name, sub.cluster_id,
+                 sub.stdout or spec.stdout, sub.stderr or spec.stderr, now),
+            )
+
+
+def _release(session: Session, jobs: Sequence[Mapping[str, Any]], error: str) -> None:
+    """Return claimed-but-unsubmitted jobs to init, keeping the reason."""
+    patch = json.dumps({"submit_error": error})
+    with session.index.write() as conn:
+        for job in jobs:
+            conn.execute(
+                f"UPDATE jobs SET state='{INIT}', submitter=NULL, updated=?, version=version+1, "
+                "metadata=json_patch(metadata, ?) WHERE BatchID=? AND JobIndex=? AND state=? AND ClusterID IS NULL",
+                (time.time(), patch, job["BatchID"], job["JobIndex"], SUBMIT),
+            )
+
+
+def submit_claimed(session: Session, jobs: Sequence[Mapping[str, Any]], executor: Executor) -> int:
+    """Submit claimed jobs one by one, recording ids in small transactions; on a scheduler error the
+    unsubmitted rest goes back to init and the error is raised."""
+    runs = _runs(session, jobs)
+    done: list[tuple[JobSpec, Any]] = []
+    last_flush = time.monotonic()
+    for position, job in enumerate(jobs):
+        try:
+            spec = build_spec(session, job, executor, runs.get((job["BatchID"], job["JobIndex"]), 0))
+            done.append((spec, session.manager.submit(executor, spec)))
+        except ParaschutError as exc:
+            _record(session, done, executor)
+            _release(session, jobs[position:], str(exc))
+            raise
+        if len(done) >= 200 or time.monotonic() - last_flush > 0.5:
+            _record(session, done, executor)
+            done, last_flush = [], time.monotonic()
+    _record(session, done, executor)
+    for job in jobs:
+        session.manager.state_changed(job["BatchID"], job["JobIndex"], INIT, SUBMIT)
+    return len(jobs)
