@@ -13,10 +13,11 @@ from typing import Any
 
 from . import dashboard, submission
 from .errors import InvalidJobError, JobNotFoundError, ParaschutError
+from .config import load_settings
 from .filters import compile_filter
 from .jobinfo import COLUMN_FIELDS, JobInfo, check_value, validate_job
 from .models import ACTIVE_STATES, COLLECTED, COMPLETE, INIT, SPAWN
-from .refresh import Refresh, refresh
+from .refresh import Refresh, active_jobs, poll_due, refresh
 from .session import Session, get_session
 
 __all__ = [
@@ -32,7 +33,7 @@ DEFAULT_UNLESS = frozenset({COMPLETE, COLLECTED})
 # -- job preparation ---------------------------------------------------------------------------
 def get_job_template(SetID: bool = False) -> dict[str, Any]:
     """The minimal job metadata; with SetID, BatchID is the current time in seconds."""
-    settings = get_session().settings
+    settings = load_settings()
     template: dict[str, Any] = {
         "BatchID": int(time.time()) if SetID else None,
         "JobIndex": None,
@@ -234,14 +235,10 @@ def submit_jobs(
 
 
 def _poll_active(session: Session) -> None:
-    """Resolve finished jobs so the next priority group can go (one status call per executor)."""
-    active = session.index.query(
-        f"SELECT * FROM jobs WHERE state IN ({', '.join('?' * len(ACTIVE_STATES))})", sorted(ACTIVE_STATES)
-    )
-    if active:
-        from .db import row_to_job
-
-        refresh(session, [row_to_job(r) for r in active])
+    """Resolve finished jobs so the next priority group can go (one status call per executor,
+    skipped while another process's poll is younger than status_interval)."""
+    if poll_due(session):
+        refresh(session, active_jobs(session))
 
 
 def submit_one_batch(BatchID: int, Executor: Any = None, MaxJobs: int | None = None) -> int:

@@ -39,7 +39,7 @@ def _defaults() -> dict[str, Any]:
         "max_jobs": None,
         "journal_mode": "auto",
         "busy_timeout": 30.0,
-        "status_interval": 0.0,
+        "status_interval": 5.0,
     }
 
 
@@ -114,8 +114,31 @@ def _read_file(path: Path | None) -> dict[str, Any]:
     return data
 
 
+_CACHE: dict[tuple[Any, ...], Settings] = {}
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Build the settings; keyword arguments (not None) override everything else."""
+    """Build the settings; keyword arguments (not None) override everything else.
+
+    Without overrides the result is cached until the environment or the config file changes.
+    """
+    if any(v is not None for v in overrides.values()):
+        return _build(**overrides)
+    path = config_file()
+    try:
+        stamp = path.stat().st_mtime_ns if path is not None else None
+    except OSError:
+        stamp = None
+    key = (tuple(os.environ.get(v) for v in ENV.values()), str(path), stamp, os.getcwd())
+    cached = _CACHE.get(key)
+    if cached is None:
+        if len(_CACHE) > 64:
+            _CACHE.clear()
+        cached = _CACHE[key] = _build()
+    return cached
+
+
+def _build(**overrides: Any) -> Settings:
     path = config_file()
     from_file = _read_file(path)
     values: dict[str, Any] = {}

@@ -14,7 +14,7 @@ import psutil
 import sqlite_utils
 
 from . import filters
-from .errors import ConflictError, IndexBusyError, InvalidJobError, JobNotFoundError, ParaschutError
+from .errors import ConflictError, IndexBusyError, InvalidFilterError, InvalidJobError, JobNotFoundError
 from .jobinfo import COLUMN_FIELDS, JobInfo
 from .migrations import migrate
 
@@ -58,13 +58,14 @@ def job_to_row(job: Mapping[str, Any], now: float) -> dict[str, Any]:
 
 def row_to_job(row: Mapping[str, Any]) -> JobInfo:
     """Map an index row back to the job dict the user stored (plus the index's own fields)."""
-    job = JobInfo()
+    scalars = {}
     for field in COLUMN_FIELDS:
         value = row[field]
-        if value is not None or field in ("ClusterID",):
-            job[field] = value
+        if value is not None or field == "ClusterID":
+            scalars[field] = value
+    job = JobInfo(scalars)
     job.update(json.loads(row["metadata"]))
-    job.mark_read()
+    job.mark_read((scalars, row["metadata"]))
     return job
 
 
@@ -140,7 +141,7 @@ class JobIndex:
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
                 raise
-            raise filters.InvalidFilterError(f"invalid Filter: {exc}") from None
+            raise InvalidFilterError(f"invalid Filter: {exc}") from None
         finally:
             self.conn.set_authorizer(None)
 
@@ -278,6 +279,29 @@ class JobIndex:
             conn.execute("DELETE FROM batches WHERE BatchID NOT IN (SELECT DISTINCT BatchID FROM jobs)")
         return [(r[0], r[1]) for r in gone]
 
+    def load_snapshot(self, executor: str) -> tuple[float, set[str], dict[str, str]] | None:
+        """The last status snapshot of an executor: (time, ids asked about, state by id)."""
+        rows = self.query("SELECT taken, payload FROM status_snapshots WHERE executor=?", (executor,))
+        if not rows:
+            return None
+        payload = json.loads(rows[0]["payload"])
+        return float(rows[0]["taken"]), set(payload["asked"]), dict(payload["states"])
+
+    def save_snapshot(self, executor: str, taken: float, asked: Sequence[str], states: Mapping[str, str]) -> None:
+        """Store an executor's status snapshot for other processes to reuse."""
+        payload = json.dumps({"asked": list(asked), "states": dict(states)}, separators=(",", ":"))
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO status_snapshots (executor, taken, payload) VALUES (?, ?, ?) "
+                "ON CONFLICT(executor) DO UPDATE SET taken=excluded.taken, payload=excluded.payload "
+                "WHERE excluded.taken >= status_snapshots.taken",
+                (executor, taken, payload),
+            )
+
+    def snapshot_times(self) -> dict[str, float]:
+        """When each executor was last polled."""
+        return {r[0]: float(r[1]) for r in self.query("SELECT executor, taken FROM status_snapshots")}
+
     def integrity_check(self) -> str:
         """SQLite's integrity check result ('ok' when sound)."""
         return str(self.query("PRAGMA integrity_check")[0][0])
@@ -296,8 +320,3 @@ def _read_only(action: int, arg1: str | None, arg2: str | None, dbname: str | No
     if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _ALLOWED_FUNCTIONS | {"count", "max", "min"}:
         return sqlite3.SQLITE_OK
     return sqlite3.SQLITE_DENY
-
-
-def ensure_error(exc: BaseException) -> ParaschutError:
-    """Wrap an unexpected SQLite error as a ParaschutError naming the index."""
-    return ParaschutError(f"job index error: {exc}")

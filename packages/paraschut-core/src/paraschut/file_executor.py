@@ -42,16 +42,19 @@ def paraschut_submit(executor: Executor, job: JobSpec) -> Submission | None:
     if executor.name != NAME:
         return None
     path = script_path(executor)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if not os.path.isdir(os.path.dirname(path)):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    block = f"# {job.key}\n{job_command(job)}\n".encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o700)
-    with os.fdopen(fd, "a") as out:
-        fcntl.flock(out, fcntl.LOCK_EX)
-        if out.tell() == 0:
-            out.write("#!/bin/sh\n# written by paraschut's file executor: one job per line\n")
-        out.write(f"# {job.key}\n{job_command(job)}\n")
-        out.flush()
-        line = out.tell()
-    return Submission(f"{NAME}:{job.key}@{line}", job.stdout, job.stderr)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # concurrent submitters append whole blocks
+        if os.fstat(fd).st_size == 0:
+            os.write(fd, b"#!/bin/sh\n# written by paraschut's file executor: one job per line\n")
+        os.write(fd, block)
+        end = os.lseek(fd, 0, os.SEEK_CUR)
+    finally:
+        os.close(fd)
+    return Submission(f"{NAME}:{job.key}@{end}", job.stdout, job.stderr)
 
 
 @hookimpl

@@ -38,26 +38,31 @@ class Refresh:
     on_queue: dict[str, int] = field(factory=dict)
 
 
-def _targets(session: Session, jobs: Sequence[Mapping[str, Any]]) -> dict[str, list[tuple[Key, int | None, str]]]:
-    """Cluster ids to ask about, per executor: ((BatchID, JobIndex), SpawnID, ClusterID)."""
-    out: dict[str, list[tuple[Key, int | None, str]]] = {}
+Target = tuple[Key, "int | None", str, float]
+
+
+def _targets(session: Session, jobs: Sequence[Mapping[str, Any]]) -> dict[str, list[Target]]:
+    """Cluster ids to ask about, per executor: ((BatchID, JobIndex), SpawnID, ClusterID, submitted)."""
+    out: dict[str, list[Target]] = {}
     spawning = []
     for job in jobs:
         key = (job["BatchID"], job["JobIndex"])
         if job.get("state") in (SUBMIT, RUN) and job.get("ClusterID") and job.get("executor"):
-            out.setdefault(job["executor"], []).append((key, None, str(job["ClusterID"])))
+            out.setdefault(job["executor"], []).append(
+                (key, None, str(job["ClusterID"]), job.get("submit_time") or 0.0)
+            )
         elif job.get("state") == SPAWN:
             spawning.append(key)
     for start in range(0, len(spawning), 400):
         chunk = spawning[start : start + 400]
         cond = " OR ".join("(BatchID=? AND JobIndex=?)" for _ in chunk)
         rows = session.index.query(
-            f"SELECT BatchID, JobIndex, SpawnID, executor, ClusterID FROM spawns "
+            f"SELECT BatchID, JobIndex, SpawnID, executor, ClusterID, updated FROM spawns "
             f"WHERE state IN ('submit', 'run') AND ClusterID IS NOT NULL AND ({cond})",
             [v for key in chunk for v in key],
         )
         for r in rows:
-            out.setdefault(r["executor"], []).append(((r[0], r[1]), r[2], r["ClusterID"]))
+            out.setdefault(r["executor"], []).append(((r[0], r[1]), r[2], r["ClusterID"], r["updated"] or 0.0))
     return out
 
 
@@ -99,25 +104,77 @@ def _apply(session: Session, result: Refresh, key: Key, spawn: int | None, statu
             result.resolved[key] = COMPLETE
 
 
-def refresh(session: Session, jobs: Sequence[Mapping[str, Any]]) -> Refresh:
+def _poll(
+    session: Session, name: str, targets: Sequence[Target], force: bool
+) -> tuple[dict[str, JobStatus], bool]:
+    """Statuses for the targets: a fresh scheduler call, or another process's recent snapshot.
+
+    A snapshot younger than ``status_interval`` is reused when it covers every target (targets
+    submitted after it was taken count as queued). Returns (statuses, fresh).
+    """
+    interval = session.settings.status_interval
+    if not force and interval > 0:
+        snap = session.index.load_snapshot(name)
+        if snap is not None and time.time() - snap[0] < interval:
+            taken, asked, states = snap
+            if all(cid in asked or submitted >= taken for _, _, cid, submitted in targets):
+                statuses = {cid: JobStatus(cid, state) for cid, state in states.items()}
+                for _, _, cid, submitted in targets:
+                    if cid not in asked:
+                        statuses[cid] = JobStatus(cid, SUBMIT, raw_state="newer than snapshot")
+                return statuses, False
+    ids = [cid for _, _, cid, _ in targets]
+    taken = time.time()
+    statuses = session.manager.status(session.executor(name), ids)
+    session.index.save_snapshot(name, taken, ids, {cid: s.state for cid, s in statuses.items()})
+    return statuses, True
+
+
+def refresh(session: Session, jobs: Sequence[Mapping[str, Any]], force: bool = False) -> Refresh:
     """Poll each executor of the given jobs once and apply what the schedulers say.
 
-    One broken scheduler does not stop the others: its error is recorded in ``errors`` and its
-    jobs are neither resolved nor called missing.
+    Within ``status_interval`` of any process's last poll, its snapshot is reused instead of
+    calling the scheduler again (``force`` polls anyway). One broken scheduler does not stop the
+    others: its error is recorded in ``errors`` and its jobs are neither resolved nor missing.
     """
     result = Refresh()
     for name, targets in _targets(session, jobs).items():
         try:
-            executor = session.executor(name)
-            statuses = session.manager.status(executor, [cid for _, _, cid in targets])
+            statuses, fresh = _poll(session, name, targets, force)
         except ParaschutError as exc:
             result.errors[name] = str(exc)
             log.warning("could not poll executor %r: %s", name, exc)
             continue
         result.on_queue[name] = sum(1 for s in statuses.values() if s.on_queue)
-        for key, spawn, cid in targets:
-            _apply(session, result, key, spawn, statuses.get(cid))
+        for key, spawn, cid, _ in targets:
+            status = statuses.get(cid)
+            if fresh or status is None or status.on_queue:
+                _apply(session, result, key, spawn, status)
     return result
+
+
+def active_jobs(session: Session) -> list[dict[str, Any]]:
+    """The few columns polling needs, for every job that should be on a queue."""
+    rows = session.index.query(
+        "SELECT BatchID, JobIndex, state, executor, ClusterID, submit_time FROM jobs "
+        "WHERE state IN ('submit', 'run', 'spawn')"
+    )
+    return [dict(r) for r in rows]
+
+
+def poll_due(session: Session) -> bool:
+    """True when some executor with active jobs has not been polled within status_interval."""
+    interval = session.settings.status_interval
+    if interval <= 0:
+        return True
+    now = time.time()
+    times = session.index.snapshot_times()
+    for name in session.manager.executors:
+        if now - times.get(name, 0.0) >= interval and session.index.query(
+            "SELECT 1 FROM jobs WHERE executor=? AND state IN ('submit', 'run', 'spawn') LIMIT 1", (name,)
+        ):
+            return True
+    return False
 
 
 def wait_interval(started: float, interval: float) -> None:

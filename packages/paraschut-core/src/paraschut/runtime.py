@@ -132,7 +132,7 @@ def update_job(JobInfo: Mapping[str, Any], force: set[str] | frozenset[str] = fr
         JobInfo.update(fresh)
         JobInfo.update(transient)
         if hasattr(JobInfo, "mark_read"):
-            JobInfo._origin = fresh.origin  # type: ignore[attr-defined]
+            JobInfo.mark_read(fresh._origin_src)
     return JobInfo
 
 

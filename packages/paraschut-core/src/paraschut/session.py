@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from attrs import define
+from attrs import define, field
 
 from .config import Settings, load_settings, resolve_executor
 from .db import JobIndex
@@ -25,6 +25,8 @@ class Session:
     settings: Settings
     index: JobIndex
     manager: ExecutorManager
+    #: batch folders already looked up during this call
+    _dirs: dict[int, str] = field(factory=dict)
 
     def executor(self, value: Executor | str | None = None) -> Executor:
         """Resolve an ``Executor=`` argument against the settings."""
@@ -32,10 +34,13 @@ class Session:
 
     def batch_dir(self, batch_id: int) -> str:
         """The folder of a batch: recorded at creation, else ``<job_dir>/<BatchID>``."""
-        row = self.index.batch(batch_id)
-        if row is not None and row["job_dir"]:
-            return str(row["job_dir"])
-        return os.path.join(self.settings.job_dir, str(batch_id))
+        if batch_id not in self._dirs:
+            row = self.index.batch(batch_id)
+            if row is not None and row["job_dir"]:
+                self._dirs[batch_id] = str(row["job_dir"])
+            else:
+                self._dirs[batch_id] = os.path.join(self.settings.job_dir, str(batch_id))
+        return self._dirs[batch_id]
 
 
 def get_session(**overrides: Any) -> Session:

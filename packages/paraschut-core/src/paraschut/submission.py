@@ -34,16 +34,12 @@ def submitter_token() -> str:
 def job_env(session: Session, job: Mapping[str, Any], executor: Executor, spawn: tuple[int, int] | None) -> dict[str, str]:
     """The environment a job runs with: its ``vars`` plus what it needs to find itself."""
     env = {str(k): str(v) for k, v in (job.get("vars") or {}).items()}
-    env.update(
-        {
-            ENV_BATCH_ID: str(job["BatchID"]),
-            ENV_JOB_INDEX: str(job["JobIndex"]),
-            "PARASCHUT_DB": session.settings.db,
-            "PARASCHUT_JOB_DIR": session.settings.job_dir,
-            "PARASCHUT_EXECUTOR": executor.name,
-            "PARASCHUT_PYTHON": sys.executable,
-        }
-    )
+    env[ENV_BATCH_ID] = str(job["BatchID"])
+    env[ENV_JOB_INDEX] = str(job["JobIndex"])
+    env["PARASCHUT_DB"] = session.settings.db
+    env["PARASCHUT_JOB_DIR"] = session.settings.job_dir
+    env["PARASCHUT_EXECUTOR"] = executor.name
+    env["PARASCHUT_PYTHON"] = sys.executable
     if spawn is not None:
         env[ENV_SPAWN_ID], env[ENV_SPAWN_COUNT] = str(spawn[0]), str(spawn[1])
     return env
@@ -74,7 +70,8 @@ def build_spec(
     """The JobSpec for one submission of ``job`` (spawn: (SpawnID, count))."""
     batch_dir = session.batch_dir(job["BatchID"])
     logs = os.path.join(batch_dir, "logs")
-    os.makedirs(logs, mode=0o700, exist_ok=True)
+    if not os.path.isdir(logs):
+        os.makedirs(logs, mode=0o700, exist_ok=True)
     stem = f"{job['JobIndex']}" + ("" if spawn is None else f"_s{spawn[0]}") + f".{run}"
     resources = dict(executor.option("resources") or {})
     resources.update(job.get("resources") or {})
@@ -116,7 +113,8 @@ def claim_eligible(
         conn.set_authorizer(None)
         (top,) = conn.execute(top_sql).fetchone()
         rows = conn.execute(jobs_sql or eligible_sql, {"top": top}).fetchall()
-        picked = scheduling.throttle([tuple(r) for r in rows], _active_count(conn), max_jobs)  # type: ignore[misc]
+        active = _active_count(conn) if max_jobs is not None else 0
+        picked = scheduling.throttle([tuple(r) for r in rows], active, max_jobs)  # type: ignore[misc]
         claimed = []
         now = time.time()
         for start in range(0, len(picked), 500):

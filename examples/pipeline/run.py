@@ -1,0 +1,65 @@
+"""The README's typical workflow: map jobs at priority 1, a collect job at priority 0 reading their results.
+
+Runs on the executor named by PARASCHUT_EXECUTOR (default: local), with the job index at
+PARASCHUT_DB (default: ~/.paraschut/jobs.sqlite). Prints the dashboard and the result.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import paraschut as psu
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+N_MAP = 4
+
+
+def make_batch() -> int:
+    batch_id = psu.get_job_template(SetID=True)["BatchID"]
+    while psu.get_queue(Filter=f"BatchID = {batch_id}", Verbose=False):
+        batch_id += 1  # two runs within one second
+    text = open(os.path.join(HERE, "..", "..", "README.md"), encoding="utf-8").read().split("\n")
+    data_dir = os.path.join(os.environ.get("PARASCHUT_JOB_DIR", os.path.expanduser("~/.paraschut/jobs")), f"{batch_id}-input")
+    os.makedirs(data_dir, exist_ok=True)
+    jobs = []
+    for i in range(N_MAP + 1):
+        job = psu.get_job_template()
+        job.update(BatchID=batch_id, JobIndex=i, resources={})
+        if i < N_MAP:
+            chunk = os.path.join(data_dir, f"chunk_{i}.txt")
+            with open(chunk, "w", encoding="utf-8") as fh:
+                fh.write("\n".join(text[i::N_MAP]))
+            job.update(name=["example", "map"], priority=1, input=chunk, step=os.path.join(HERE, "map_step.py"))
+        else:
+            job.update(name=["example", "collect"], priority=0, step=os.path.join(HERE, "collect_step.py"))
+        psu.generate_script(job, Template=os.path.join(HERE, "job.sh"))
+        jobs.append(job)
+    psu.add_batch_to_queue(batch_id, jobs)
+    return batch_id
+
+
+def main() -> int:
+    batch_id = make_batch()
+    print(f"batch {batch_id}: {N_MAP} map jobs (priority 1) and a collect job (priority 0)")
+    psu.submit_jobs(Filter=f"BatchID = {batch_id}")
+    deadline = time.monotonic() + float(os.environ.get("EXAMPLE_TIMEOUT", "300"))
+    while time.monotonic() < deadline:
+        jobs = psu.get_queue(Filter=f"BatchID = {batch_id}", Verbose=False)[batch_id]
+        collect = jobs[-1]
+        if collect["state"] in ("complete", "failed") or any(j["state"] == "failed" for j in jobs):
+            break
+        psu.submit_jobs(Filter=f"BatchID = {batch_id}")  # what periodic_submitter does
+        time.sleep(0.5)
+    psu.get_queue(Filter=f"BatchID = {batch_id}")
+    collect = psu.get_job_info(batch_id, N_MAP)
+    if collect["state"] != "complete":
+        print(f"the pipeline did not finish: collect job is {collect['state']!r}", file=sys.stderr)
+        return 1
+    print(f"total words: {collect['total_words']}; top: {collect['top_words']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
