@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def require_scheduler(name: str, probe: list[str], env: dict[str, str] | None = 
 
 
 @pytest.fixture
-def index_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def index_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh job index and job dir for this test, set through the environment."""
     home = tmp_path / "psu"
     home.mkdir()
@@ -42,8 +43,12 @@ def index_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PARASCHUT_DB", str(home / "jobs.sqlite"))
     monkeypatch.setenv("PARASCHUT_JOB_DIR", str(home / "jobs"))
     monkeypatch.setenv("PARASCHUT_CONFIG", str(home / "none.toml"))
+    monkeypatch.setenv("PARASCHUT_STATUS_INTERVAL", "0")  # every poll asks the executor
     monkeypatch.delenv("PARASCHUT_EXECUTOR", raising=False)
     monkeypatch.delenv("PARASCHUT_MAX_JOBS", raising=False)
-    for var in ("PARASCHUT_BATCH_ID", "PARASCHUT_JOB_INDEX", "PARASCHUT_SPAWN_ID"):
+    for var in ("PARASCHUT_BATCH_ID", "PARASCHUT_JOB_INDEX", "PARASCHUT_SPAWN_ID", "PARASCHUT_SPAWN_COUNT"):
         monkeypatch.delenv(var, raising=False)
-    return home
+    yield home
+    from paraschut.session import reset_sessions
+
+    reset_sessions()
