@@ -44,7 +44,10 @@ def measure(size: int) -> dict[str, float]:
         t0 = time.perf_counter()
         psu.submit_jobs(Executor="file")
         idle.append(time.perf_counter() - t0)
-    return {"add": add, "get_queue": queue, "submit": submit, "idle_median": statistics.median(idle), "idle_max": max(idle)}
+    return {
+        "add": add, "get_queue": queue, "submit": submit,
+        "idle_median": statistics.median(idle), "idle_max": max(idle),
+    }
 
 
 def main(argv: list[str]) -> None:

@@ -9,7 +9,7 @@ import paraschut as psu
 job = psu.get_job_info(SetID=True)  # marks the job 'run' and records host and cluster id
 with open(job["input"], encoding="utf-8") as fh:
     counts = Counter(word.strip(".,;:!?()[]`'\"").lower() for word in fh.read().split())
-counts.pop("", None)
+counts = Counter({w: n for w, n in counts.items() if w.isalpha()})
 out = os.path.join(os.path.dirname(job["input"]), f"counts_{job['JobIndex']}.json")
 with open(out, "w", encoding="utf-8") as fh:
     json.dump(counts, fh)

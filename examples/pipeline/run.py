@@ -21,7 +21,8 @@ def make_batch() -> int:
     while psu.get_queue(Filter=f"BatchID = {batch_id}", Verbose=False):
         batch_id += 1  # two runs within one second
     text = open(os.path.join(HERE, "..", "..", "README.md"), encoding="utf-8").read().split("\n")
-    data_dir = os.path.join(os.environ.get("PARASCHUT_JOB_DIR", os.path.expanduser("~/.paraschut/jobs")), f"{batch_id}-input")
+    job_dir = os.environ.get("PARASCHUT_JOB_DIR", os.path.expanduser("~/.paraschut/jobs"))
+    data_dir = os.path.join(job_dir, f"{batch_id}-input")
     os.makedirs(data_dir, exist_ok=True)
     jobs = []
     for i in range(N_MAP + 1):

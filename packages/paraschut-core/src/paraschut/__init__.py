@@ -2,22 +2,6 @@
 
 from __future__ import annotations
 
-from .errors import (
-    ConfigError,
-    ConflictError,
-    IndexBusyError,
-    InvalidFilterError,
-    InvalidJobError,
-    JobNotFoundError,
-    ParaschutError,
-    PluginLoadError,
-    SchedulerCommandError,
-    SchedulerNotFoundError,
-    UnknownExecutorError,
-)
-from .hookspecs import hookimpl, hookspec
-from .models import Executor, ExecutorInfo, JobSpec, JobStatus, LogPaths, Submission
-from .plugins import get_plugin_manager
 from .api import (
     add_batch_to_queue,
     add_job_to_queue,
@@ -37,6 +21,22 @@ from .api import (
     submit_one_batch,
     submit_one_job,
 )
+from .errors import (
+    ConfigError,
+    ConflictError,
+    IndexBusyError,
+    InvalidFilterError,
+    InvalidJobError,
+    JobNotFoundError,
+    ParaschutError,
+    PluginLoadError,
+    SchedulerCommandError,
+    SchedulerNotFoundError,
+    UnknownExecutorError,
+)
+from .hookspecs import hookimpl, hookspec
+from .models import Executor, ExecutorInfo, JobSpec, JobStatus, LogPaths, Submission
+from .plugins import get_plugin_manager
 from .runtime import (
     get_job_info,
     get_qstat,

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from . import dashboard, submission
-from .errors import InvalidJobError, JobNotFoundError, ParaschutError
 from .config import load_settings
+from .errors import InvalidJobError, JobNotFoundError, ParaschutError
 from .filters import compile_filter
 from .jobinfo import COLUMN_FIELDS, JobInfo, check_value, validate_job
 from .models import ACTIVE_STATES, COLLECTED, COMPLETE, INIT, SPAWN

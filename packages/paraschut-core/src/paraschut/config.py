@@ -173,6 +173,7 @@ def resolve_executor(value: Executor | str | None, settings: Settings) -> Execut
     Options: config file ``[executors.NAME]`` < the object's own options; the index path and job
     dir are always added as ``db`` and ``job_dir``.
     """
+    own: dict[str, Any]
     if value is None:
         name, own = settings.executor, {}
     elif isinstance(value, str):

@@ -50,13 +50,15 @@ def job_to_row(job: Mapping[str, Any], now: float) -> dict[str, Any]:
     """Map a validated job dict to its columns and JSON metadata (exact values kept in JSON)."""
     row: dict[str, Any] = {field: _column(job.get(field)) for field in COLUMN_FIELDS}
     row["updated"] = now
-    meta = {k: v for k, v in job.items() if k not in COLUMN_FIELDS or not isinstance(v, _SCALARS) or isinstance(v, bool)}
+    meta = {
+        k: v for k, v in job.items() if k not in COLUMN_FIELDS or not isinstance(v, _SCALARS) or isinstance(v, bool)
+    }
     meta.pop("updated", None)
     row["metadata"] = json.dumps(meta, allow_nan=False, separators=(",", ":"))
     return row
 
 
-def row_to_job(row: Mapping[str, Any]) -> JobInfo:
+def row_to_job(row: sqlite3.Row | Mapping[str, Any]) -> JobInfo:
     """Map an index row back to the job dict the user stored (plus the index's own fields)."""
     scalars = {}
     for field in COLUMN_FIELDS:

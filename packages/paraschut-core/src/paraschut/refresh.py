@@ -119,7 +119,7 @@ def _poll(
             taken, asked, states = snap
             if all(cid in asked or submitted >= taken for _, _, cid, submitted in targets):
                 statuses = {cid: JobStatus(cid, state) for cid, state in states.items()}
-                for _, _, cid, submitted in targets:
+                for _, _, cid, _ in targets:
                     if cid not in asked:
                         statuses[cid] = JobStatus(cid, SUBMIT, raw_state="newer than snapshot")
                 return statuses, False

@@ -114,6 +114,7 @@ def update_job(JobInfo: Mapping[str, Any], force: set[str] | frozenset[str] = fr
     key = current_job_key(JobInfo.get("BatchID"), JobInfo.get("JobIndex"))
     origin = getattr(JobInfo, "origin", None)
     fields = {k: v for k, v in JobInfo.items() if k not in _NEVER_WRITTEN}
+    removed: set[str]
     if origin is None:
         changed, removed = fields, set()
     else:

@@ -31,7 +31,9 @@ def submitter_token() -> str:
     return f"{socket.gethostname()}:{proc.pid}:{proc.create_time():.3f}"
 
 
-def job_env(session: Session, job: Mapping[str, Any], executor: Executor, spawn: tuple[int, int] | None) -> dict[str, str]:
+def job_env(
+    session: Session, job: Mapping[str, Any], executor: Executor, spawn: tuple[int, int] | None
+) -> dict[str, str]:
     """The environment a job runs with: its ``vars`` plus what it needs to find itself."""
     env = {str(k): str(v) for k, v in (job.get("vars") or {}).items()}
     env[ENV_BATCH_ID] = str(job["BatchID"])

@@ -83,7 +83,7 @@ class ExecutorContract:
     def jobdir(self, tmp_path: Path) -> Path:
         path = tmp_path / "jobs"
         path.mkdir()
-        os.chmod(tmp_path, 0o755)
+        os.chmod(tmp_path, 0o755)  # noqa: S103 - schedulers running as another user read it
         return path
 
     def test_executor_is_registered(self, manager: ExecutorManager) -> None:
