@@ -58,16 +58,18 @@ def job_to_row(job: Mapping[str, Any], now: float) -> dict[str, Any]:
     return row
 
 
-def row_to_job(row: sqlite3.Row | Mapping[str, Any]) -> JobInfo:
-    """Map an index row back to the job dict the user stored (plus the index's own fields)."""
-    scalars = {}
-    for field in COLUMN_FIELDS:
-        value = row[field]
-        if value is not None or field == "ClusterID":
-            scalars[field] = value
+#: the columns row_to_job reads, in order
+JOB_COLUMNS = ", ".join([*COLUMN_FIELDS, "metadata"])
+
+
+def row_to_job(row: sqlite3.Row | Sequence[Any]) -> JobInfo:
+    """Map an index row (JOB_COLUMNS first, in order) back to the job dict the user stored."""
+    scalars = {f: v for f, v in zip(COLUMN_FIELDS, row) if v is not None}
+    scalars.setdefault("ClusterID", None)
+    meta = row[len(COLUMN_FIELDS)]
     job = JobInfo(scalars)
-    job.update(json.loads(row["metadata"]))
-    job.mark_read((scalars, row["metadata"]))
+    job.update(json.loads(meta))
+    job.mark_read((scalars, meta))
     return job
 
 
@@ -150,14 +152,14 @@ class JobIndex:
     # -- jobs -------------------------------------------------------------------------------
     def get_job(self, batch_id: int, job_index: int) -> JobInfo:
         """One job, or JobNotFoundError."""
-        rows = self.query("SELECT * FROM jobs WHERE BatchID=? AND JobIndex=?", (batch_id, job_index))
+        rows = self.query(f"SELECT {JOB_COLUMNS} FROM jobs WHERE BatchID=? AND JobIndex=?", (batch_id, job_index))
         if not rows:
             raise JobNotFoundError(batch_id, job_index)
         return row_to_job(rows[0])
 
     def jobs(self, where: str | None = None, order: str = "BatchID, JobIndex") -> list[JobInfo]:
         """All jobs matching a compiled Filter (None: all), as job dicts."""
-        rows = self.filtered(where, f"SELECT * FROM jobs WHERE {{where}} ORDER BY {order}")
+        rows = self.filtered(where, f"SELECT {JOB_COLUMNS} FROM jobs WHERE {{where}} ORDER BY {order}")
         return [row_to_job(r) for r in rows]
 
     def batch(self, batch_id: int) -> sqlite3.Row | None:
@@ -203,7 +205,8 @@ class JobIndex:
         )
 
     def _current(self, conn: sqlite3.Connection, batch_id: int, job_index: int) -> JobInfo:
-        rows = conn.execute("SELECT * FROM jobs WHERE BatchID=? AND JobIndex=?", (batch_id, job_index)).fetchall()
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE BatchID=? AND JobIndex=?"
+        rows = conn.execute(sql, (batch_id, job_index)).fetchall()
         if not rows:
             raise JobNotFoundError(batch_id, job_index)
         return row_to_job(rows[0])

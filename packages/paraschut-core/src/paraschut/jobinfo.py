@@ -135,7 +135,11 @@ def normalise(job: Mapping[str, Any]) -> dict[str, Any]:
 def validate_job(job: Mapping[str, Any]) -> dict[str, Any]:
     """Validate a whole job before it is written; returns the normalised fields."""
     _check_types(job)
-    out = normalise(job)
+    try:  # fast path: data that survives a JSON round trip unchanged is storable as it is
+        exact = json.loads(json.dumps(job, allow_nan=False)) == job
+    except (TypeError, ValueError):
+        exact = False
+    out = dict(job) if exact else normalise(job)
     out.setdefault("state", "init")
     out.setdefault("priority", 1)
     script = out.get("script")

@@ -13,6 +13,7 @@ from typing import Any
 import psutil
 
 from . import scheduling
+from .db import JOB_COLUMNS, row_to_job
 from .errors import InvalidJobError, ParaschutError
 from .models import ACTIVE_STATES, INIT, SPAWN, SUBMIT, Executor, JobSpec
 from .session import Session
@@ -125,13 +126,12 @@ def claim_eligible(
             claimed += conn.execute(
                 f"UPDATE jobs SET state='{SUBMIT}', submitter=?, executor=?, ClusterID=NULL, "
                 f"exit_code=NULL, updated=?, version=version+1 WHERE id IN ({marks}) AND state='{INIT}' "
-                f"RETURNING *",
+                f"RETURNING {JOB_COLUMNS}",
                 (token, executor.name, now, *chunk),
             ).fetchall()
-    from .db import row_to_job
-
-    claimed.sort(key=lambda r: (-r["priority"], r["BatchID"], r["JobIndex"]))
-    return [row_to_job(r) for r in claimed]
+    jobs = [row_to_job(r) for r in claimed]
+    jobs.sort(key=lambda j: (-j["priority"], j["BatchID"], j["JobIndex"]))
+    return jobs
 
 
 def _runs(session: Session, jobs: Sequence[Mapping[str, Any]]) -> dict[tuple[int, int], int]:
