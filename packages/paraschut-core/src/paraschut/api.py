@@ -70,8 +70,9 @@ def generate_script(JobInfo: dict[str, Any], Template: str | None = None) -> str
     text = open(template_path, encoding="utf-8").read()
     values = {k: v for k, v in JobInfo.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
     values.update(PYTHON=sys.executable, DB=session.settings.db, JOBDIR=session.settings.job_dir)
-    for key in sorted(values, key=len, reverse=True):
-        text = text.replace("@" + key, str(values[key]))
+    # one pass, longest names first: a value is inserted verbatim, never substituted again
+    names = "|".join(re.escape(k) for k in sorted(values, key=len, reverse=True))
+    text = re.sub(f"@({names})", lambda m: str(values[m.group(1)]), text)
     if not text.startswith("#!"):
         text = "#!/bin/bash\n" + text
     if JobInfo.get("BatchID") is None or JobInfo.get("JobIndex") is None:
@@ -243,15 +244,17 @@ def _poll_active(session: Session) -> None:
 
 def submit_one_batch(BatchID: int, Executor: Any = None, MaxJobs: int | None = None) -> int:
     """Submit a batch's jobs by its own priority rules (other batches are not considered)."""
-    get_session().index.get_job(BatchID, _first_index(BatchID))
-    return submit_jobs(Filter=f"BatchID = {int(BatchID)}", Executor=Executor, MaxJobs=MaxJobs)
-
-
-def _first_index(batch_id: int) -> int:
-    rows = get_session().index.query("SELECT MIN(JobIndex) FROM jobs WHERE BatchID=?", (batch_id,))
-    if rows[0][0] is None:
-        raise JobNotFoundError(batch_id)
-    return int(rows[0][0])
+    session = get_session()
+    batch = int(BatchID)
+    if session.index.batch(batch) is None:
+        raise JobNotFoundError(batch)
+    executor = session.executor(Executor)
+    session.manager.check(executor)
+    _poll_active(session)
+    scope = f"BatchID = {batch}"
+    max_jobs = MaxJobs if MaxJobs is not None else session.settings.max_jobs
+    claimed = submission.claim_eligible(session, scope, max_jobs, executor, scope=scope)
+    return submission.submit_claimed(session, claimed, executor) if claimed else 0
 
 
 def submit_one_job(BatchID: int, JobIndex: int, Executor: Any = None) -> int:
@@ -362,8 +365,14 @@ def _set_field(selection: Sequence[tuple[int, int | None]], unless: Iterable[str
         return len(changed)
     with session.index.write() as conn:
         if field in COLUMN_FIELDS:
-            stored = value if isinstance(value, (str, int, float, type(None))) else json.dumps(value)
-            cur = conn.execute(f'UPDATE jobs SET "{field}"=?, updated=? WHERE {where}', [stored, time.time(), *params])
+            exact = isinstance(value, (str, int, float)) and not isinstance(value, bool)
+            stored = value if exact else (None if value is None else json.dumps(value))
+            meta = f"json_remove(metadata, '$.{field}')" if exact else f"json_set(metadata, '$.{field}', json(?))"
+            args = [stored, time.time()] + ([] if exact else [json.dumps(value)])
+            cur = conn.execute(
+                f'UPDATE jobs SET "{field}"=?, updated=?, version=version+1, metadata={meta} WHERE {where}',
+                [args[0], args[1], *args[2:], *params],
+            )
         else:
             cur = conn.execute(
                 f"UPDATE jobs SET metadata=json_set(metadata, ?, json(?)), updated=?, version=version+1 WHERE {where}",
@@ -417,8 +426,10 @@ def remove_batch(BatchID: Any) -> int:
     _cancel(session, selection)
     where, params = _where(selection)
     removed = session.index.delete_jobs(where, params)
-    for path in dirs.values():
-        _remove_dir(session, path)
+    left = set(session.index.batch_ids())
+    for batch_id, path in dirs.items():
+        if batch_id not in left:  # a selection naming some jobs of a batch keeps its folder
+            _remove_dir(session, path)
     return len(removed)
 
 

@@ -15,10 +15,13 @@ import sqlite_utils
 
 from . import filters
 from .errors import ConflictError, IndexBusyError, InvalidFilterError, InvalidJobError, JobNotFoundError
-from .jobinfo import COLUMN_FIELDS, JobInfo
+from .jobinfo import COLUMN_FIELDS, JobInfo, merge_stored
 from .migrations import migrate
 
-__all__ = ["NETWORK_FILESYSTEMS", "JobIndex", "filesystem_type", "job_to_row", "row_to_job"]
+__all__ = [
+    "JOB_COLUMNS", "NETWORK_FILESYSTEMS", "JobIndex", "filesystem_type", "job_to_row", "read_only_authorizer",
+    "row_to_job",
+]
 
 NETWORK_FILESYSTEMS = frozenset(
     {
@@ -42,6 +45,13 @@ def filesystem_type(path: str) -> str:
     return fstype
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _is_column_scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+
+
 def _column(value: Any) -> Any:
     return value if isinstance(value, _SCALARS) and not isinstance(value, bool) else json.dumps(value)
 
@@ -50,9 +60,9 @@ def job_to_row(job: Mapping[str, Any], now: float) -> dict[str, Any]:
     """Map a validated job dict to its columns and JSON metadata (exact values kept in JSON)."""
     row: dict[str, Any] = {field: _column(job.get(field)) for field in COLUMN_FIELDS}
     row["updated"] = now
-    meta = {
-        k: v for k, v in job.items() if k not in COLUMN_FIELDS or not isinstance(v, _SCALARS) or isinstance(v, bool)
-    }
+    # metadata keeps every non-column field, and a column field's exact value when the column
+    # cannot hold it as it is (None, a bool, a list or a dict)
+    meta = {k: v for k, v in job.items() if k not in COLUMN_FIELDS or not _is_column_scalar(v)}
     meta.pop("updated", None)
     row["metadata"] = json.dumps(meta, allow_nan=False, separators=(",", ":"))
     return row
@@ -64,11 +74,10 @@ JOB_COLUMNS = ", ".join([*COLUMN_FIELDS, "metadata"])
 
 def row_to_job(row: sqlite3.Row | Sequence[Any]) -> JobInfo:
     """Map an index row (JOB_COLUMNS first, in order) back to the job dict the user stored."""
-    scalars = {f: v for f, v in zip(COLUMN_FIELDS, row) if v is not None}
+    scalars = {f: v for f, v in zip(COLUMN_FIELDS, row, strict=False) if v is not None}
     scalars.setdefault("ClusterID", None)
     meta = row[len(COLUMN_FIELDS)]
-    job = JobInfo(scalars)
-    job.update(json.loads(meta))
+    job = JobInfo(merge_stored(scalars, json.loads(meta)))
     job.mark_read((scalars, meta))
     return job
 
@@ -139,7 +148,7 @@ class JobIndex:
     def filtered(self, where: str | None, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run ``sql`` (which holds ``{where}``) with a compiled Filter, under a read-only authorizer."""
         clause = where or "1"
-        self.conn.set_authorizer(_read_only)
+        self.conn.set_authorizer(read_only_authorizer)
         try:
             return self.query(sql.format(where=clause), params)
         except sqlite3.DatabaseError as exc:
@@ -316,7 +325,9 @@ class JobIndex:
         return {name: self.db[name].count for name in self.db.table_names()}
 
 
-def _read_only(action: int, arg1: str | None, arg2: str | None, dbname: str | None, source: str | None) -> int:
+def read_only_authorizer(
+    action: int, arg1: str | None, arg2: str | None, dbname: str | None, source: str | None
+) -> int:
     """SQLite authorizer for Filter queries: reads of the jobs table and whitelisted functions only."""
     if action == sqlite3.SQLITE_SELECT:
         return sqlite3.SQLITE_OK

@@ -43,7 +43,7 @@ _TOKEN = re.compile(
   | (?P<comment>--|/\*)
   | (?P<op>==|!=|<>|<=|>=|\|\||[=<>+\-*/%(),])
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,
 )
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from .errors import InvalidJobError
 
-__all__ = ["COLUMN_FIELDS", "JobInfo", "changed_fields", "check_value", "normalise", "validate_job"]
+__all__ = [
+    "COLUMN_FIELDS", "JobInfo", "changed_fields", "check_fields", "check_value", "merge_stored", "normalise",
+    "validate_job",
+]
 
 #: Fields stored in queryable columns (the rest go to the JSON metadata column).
 COLUMN_FIELDS = (
@@ -28,6 +32,7 @@ COLUMN_FIELDS = (
     "exit_code",
 )
 _MISSING = object()
+_LONG_NUMBER = re.compile(r"\d{19}")  # may not fit in 64 bits: take the slow, checking path
 
 
 class JobInfo(dict):  # type: ignore[type-arg]
@@ -55,9 +60,20 @@ class JobInfo(dict):  # type: ignore[type-arg]
         if self._origin_src is None:
             return None
         scalars, rest = self._origin_src
-        out = dict(scalars)
-        out.update(json.loads(rest))
-        return out
+        return merge_stored(scalars, json.loads(rest))
+
+
+def merge_stored(columns: Mapping[str, Any], metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """A job from its non-NULL column values and its JSON metadata.
+
+    The metadata holds exact values the columns cannot (lists, bools) and wins; a None in it only
+    says the field exists, so a value written to the column later wins over it.
+    """
+    out = dict(columns)
+    for key, value in metadata.items():
+        if value is not None or out.get(key) is None:
+            out[key] = value
+    return out
 
 
 def changed_fields(info: Mapping[str, Any], origin: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
@@ -72,6 +88,8 @@ def check_value(value: Any, path: str) -> Any:
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
+        if not -(2**63) <= value < 2**63:
+            raise InvalidJobError(f"{value} is outside the 64-bit integer range the index can store", path)
         return int(value)
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -93,13 +111,23 @@ def check_value(value: Any, path: str) -> Any:
     )
 
 
-def _check_types(job: Mapping[str, Any]) -> None:
+def check_fields(job: Mapping[str, Any]) -> None:
+    """Check the types of the well-known fields ``job`` holds (a whole job, or only changes)."""
+    if "BatchID" in job or "JobIndex" in job:
+        _check_ids(job)
+    _check_types(job)
+
+
+def _check_ids(job: Mapping[str, Any]) -> None:
     batch = job.get("BatchID")
     if not isinstance(batch, int) or isinstance(batch, bool):
         raise InvalidJobError(f"must be a whole number, not {batch!r}", "BatchID")
     index = job.get("JobIndex")
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise InvalidJobError(f"must be a whole number >= 0, not {index!r}", "JobIndex")
+
+
+def _check_types(job: Mapping[str, Any]) -> None:
     priority = job.get("priority", 1)
     if not isinstance(priority, (int, float)) or isinstance(priority, bool) or not math.isfinite(priority):
         raise InvalidJobError(f"must be a number, not {priority!r}", "priority")
@@ -134,9 +162,11 @@ def normalise(job: Mapping[str, Any]) -> dict[str, Any]:
 
 def validate_job(job: Mapping[str, Any]) -> dict[str, Any]:
     """Validate a whole job before it is written; returns the normalised fields."""
+    _check_ids(job)
     _check_types(job)
     try:  # fast path: data that survives a JSON round trip unchanged is storable as it is
-        exact = json.loads(json.dumps(job, allow_nan=False)) == job
+        text = json.dumps(job, allow_nan=False)
+        exact = _LONG_NUMBER.search(text) is None and json.loads(text) == job
     except (TypeError, ValueError):
         exact = False
     out = dict(job) if exact else normalise(job)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from .errors import ParaschutError
+
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+
+
+# Column fields other than BatchID, JobIndex and state are declared without a type: SQLite then
+# keeps each value exactly as given (no affinity turning 7 into '7' or 2.0 into 2).
 
 
 def _run(conn: sqlite3.Connection, script: str) -> None:
@@ -30,15 +36,15 @@ def _v1(conn: sqlite3.Connection) -> None:
             BatchID INTEGER NOT NULL REFERENCES batches(BatchID),
             JobIndex INTEGER NOT NULL,
             state TEXT NOT NULL,
-            priority NUMERIC NOT NULL,
-            name TEXT,
-            data_type TEXT,
-            executor TEXT,
-            ClusterID TEXT,
-            submit_time REAL,
-            hostname TEXT,
-            updated REAL,
-            exit_code INTEGER,
+            priority NOT NULL,
+            name,
+            data_type,
+            executor,
+            ClusterID,
+            submit_time,
+            hostname,
+            updated,
+            exit_code,
             version INTEGER NOT NULL DEFAULT 0,
             submitter TEXT,
             metadata TEXT NOT NULL DEFAULT '{}',
@@ -97,7 +103,7 @@ def migrate(conn: sqlite3.Connection) -> None:
     try:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
         if version > SCHEMA_VERSION:
-            raise RuntimeError(
+            raise ParaschutError(
                 f"the job index has schema version {version}, newer than this paraschut "
                 f"({SCHEMA_VERSION}): upgrade paraschut-core"
             )

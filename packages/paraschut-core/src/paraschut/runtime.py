@@ -10,7 +10,7 @@ from typing import Any
 
 from . import spawning
 from .errors import InvalidJobError, ParaschutError
-from .jobinfo import COLUMN_FIELDS, JobInfo, changed_fields, normalise
+from .jobinfo import COLUMN_FIELDS, JobInfo, changed_fields, check_fields, normalise
 from .models import COMPLETE, RUN, SPAWN, Executor
 from .session import Session, get_session
 from .submission import ENV_BATCH_ID, ENV_JOB_INDEX, ENV_SPAWN_COUNT, ENV_SPAWN_ID
@@ -121,8 +121,7 @@ def update_job(JobInfo: Mapping[str, Any], force: set[str] | frozenset[str] = fr
         changed, removed = changed_fields(fields, {k: v for k, v in origin.items() if k not in _NEVER_WRITTEN})
         removed -= set(COLUMN_FIELDS)
     changed = normalise(changed)
-    if "state" in changed and not (isinstance(changed["state"], str) and changed["state"]):
-        raise InvalidJobError(f"must be a non-empty string, not {changed['state']!r}", "state")
+    check_fields({k: v for k, v in changed.items() if k not in ("BatchID", "JobIndex")})
     before = origin.get("state") if origin else None
     fresh = session.index.merge_update(*key, changed, removed, origin, force=set(force))
     if "state" in changed and before != fresh.get("state"):

@@ -53,14 +53,18 @@ def throttle(ordered: Sequence[Job], active: int, max_jobs: int | None) -> list[
     return list(ordered[: max(0, max_jobs - active)])
 
 
-def eligible_sql(where: str | None) -> tuple[str, str]:
+def eligible_sql(where: str | None, scope: str | None = None) -> tuple[str, str]:
     """SQL for the same rules over the jobs table: (global-top query, eligible-jobs query).
 
-    The first returns the top unfinished priority above 100 (NULL when none). The second takes
-    it as parameter ``:top`` and returns (id, BatchID, JobIndex, state, priority) in order.
+    The first returns the top unfinished priority above 100 (NULL when none) among the jobs in
+    ``scope`` (None: the whole index). The second takes it as parameter ``:top`` and returns
+    (id, BatchID, JobIndex, state, priority) in order.
     """
     clause = where or "1"
-    top = f"SELECT MAX(priority) FROM jobs WHERE priority > {GLOBAL_PRIORITY} AND state NOT IN ({_DONE})"
+    top = (
+        f"SELECT MAX(priority) FROM jobs WHERE priority > {GLOBAL_PRIORITY} AND state NOT IN ({_DONE})"
+        f" AND ({scope or '1'})"
+    )
     jobs = f"""
         WITH cand AS (SELECT id, BatchID, JobIndex, state, priority FROM jobs
                       WHERE state = '{INIT}' AND ({clause})),

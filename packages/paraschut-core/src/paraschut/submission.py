@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -13,8 +14,9 @@ from typing import Any
 import psutil
 
 from . import scheduling
-from .db import JOB_COLUMNS, row_to_job
-from .errors import InvalidJobError, ParaschutError
+from .db import JOB_COLUMNS, read_only_authorizer, row_to_job
+from .errors import InvalidFilterError, InvalidJobError, ParaschutError
+from .jobinfo import JobInfo
 from .models import ACTIVE_STATES, INIT, SPAWN, SUBMIT, Executor, JobSpec
 from .session import Session
 
@@ -101,21 +103,37 @@ def _active_count(conn: Any) -> int:
     return int(jobs) + int(spawns)
 
 
+def _eligible_rows(conn: Any, where: str | None, scope: str | None, jobs_sql: str | None) -> list[Any]:
+    """Run the priority-rule queries with the Filter, read-only; SQLite's complaints become
+    InvalidFilterError."""
+    top_sql, eligible_sql = scheduling.eligible_sql(where, scope)
+    conn.set_authorizer(read_only_authorizer)
+    try:
+        (top,) = conn.execute(top_sql).fetchone()
+        return list(conn.execute(jobs_sql or eligible_sql, {"top": top}).fetchall())
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise
+        raise InvalidFilterError(f"invalid Filter: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise InvalidFilterError(f"invalid Filter: {exc}") from None
+    finally:
+        conn.set_authorizer(None)
+
+
 def claim_eligible(
     session: Session, where: str | None, max_jobs: int | None, executor: Executor,
-    jobs_sql: str | None = None,
-) -> list[Mapping[str, Any]]:
+    jobs_sql: str | None = None, scope: str | None = None,
+) -> list[JobInfo]:
     """Pick the jobs the priority rules allow and mark them submitted, in one write transaction.
 
     Concurrent submitters each claim a disjoint set: the claim is a compare-and-set from init.
+    ``scope`` limits the global (>100) rule to some jobs (submit_one_batch: its batch).
     """
     index = session.index
-    top_sql, eligible_sql = scheduling.eligible_sql(where)
     token = submitter_token()
     with index.write() as conn:
-        conn.set_authorizer(None)
-        (top,) = conn.execute(top_sql).fetchone()
-        rows = conn.execute(jobs_sql or eligible_sql, {"top": top}).fetchall()
+        rows = _eligible_rows(conn, where, scope, jobs_sql)
         active = _active_count(conn) if max_jobs is not None else 0
         picked = scheduling.throttle([tuple(r) for r in rows], active, max_jobs)  # type: ignore[misc]
         claimed = []
