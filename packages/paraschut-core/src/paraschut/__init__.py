@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 from .api import (
-    add_batch_to_queue,
-    add_job_to_queue,
-    generate_data,
-    generate_script,
-    get_job_template,
     get_queue,
     periodic_submitter,
     print_log,
@@ -37,6 +32,13 @@ from .errors import (
 from .hookspecs import hookimpl, hookspec
 from .models import Executor, ExecutorInfo, JobSpec, JobStatus, LogPaths, Submission
 from .plugins import get_plugin_manager
+from .preparation import (
+    add_batch_to_queue,
+    add_job_to_queue,
+    generate_data,
+    generate_script,
+    get_job_template,
+)
 from .runtime import (
     get_job_info,
     get_qstat,

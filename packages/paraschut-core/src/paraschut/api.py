@@ -6,130 +6,25 @@ import json
 import os
 import re
 import shutil
-import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from . import dashboard, submission
-from .config import load_settings
 from .errors import InvalidJobError, JobNotFoundError, ParaschutError
 from .filters import compile_filter
-from .jobinfo import COLUMN_FIELDS, JobInfo, check_value, validate_job
+from .jobinfo import COLUMN_FIELDS, JobInfo, check_value
 from .models import ACTIVE_STATES, COLLECTED, COMPLETE, INIT, SPAWN
 from .refresh import Refresh, active_jobs, poll_due, refresh
 from .session import Session, get_session
 
 __all__ = [
-    "add_batch_to_queue", "add_job_to_queue", "generate_data", "generate_script", "get_job_template",
     "get_queue", "periodic_submitter", "print_log", "qdel_batch", "qdel_job", "remove_batch",
     "remove_batch_by_state", "set_batch_field", "set_job_field", "submit_jobs", "submit_one_batch",
     "submit_one_job",
 ]
 
 DEFAULT_UNLESS = frozenset({COMPLETE, COLLECTED})
-
-
-# -- job preparation ---------------------------------------------------------------------------
-def get_job_template(SetID: bool = False) -> dict[str, Any]:
-    """The minimal job metadata; with SetID, BatchID is the current time in seconds."""
-    settings = load_settings()
-    template: dict[str, Any] = {
-        "BatchID": int(time.time()) if SetID else None,
-        "JobIndex": None,
-        "priority": 1,
-        "name": ["human", "genome_map"],
-        "data_type": "foo",
-        "data": None,
-        "script": "my_template_script.sh",
-        "queue": None,
-        "resources": {"cput": "04:59:00", "mem": "1gb", "pmem": "1gb", "pvmem": "3gb", "vmem": "3gb"},
-        "state": "init",
-    }
-    template.update(json.loads(json.dumps(dict(settings.template))))
-    return template
-
-
-def _batch_dir(session: Session, batch_id: int) -> str:
-    path = session.batch_dir(batch_id)
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    return path
-
-
-def generate_script(JobInfo: dict[str, Any], Template: str | None = None) -> str:
-    """Write a job-specific script from a template, replacing ``@field`` with the job's values.
-
-    Besides the job's own fields, ``@PYTHON`` is this Python, ``@DB`` the index and ``@JOBDIR`` the
-    job dir. The script is written into the batch folder, made executable, and stored in
-    JobInfo['script'].
-    """
-    session = get_session()
-    template_path = os.path.expanduser(str(Template or JobInfo.get("script") or ""))
-    if not template_path or not os.path.isfile(template_path):
-        raise InvalidJobError(f"template {template_path!r} does not exist", "script")
-    text = open(template_path, encoding="utf-8").read()
-    values = {k: v for k, v in JobInfo.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
-    values.update(PYTHON=sys.executable, DB=session.settings.db, JOBDIR=session.settings.job_dir)
-    # one pass, longest names first: a value is inserted verbatim, never substituted again
-    names = "|".join(re.escape(k) for k in sorted(values, key=len, reverse=True))
-    text = re.sub(f"@({names})", lambda m: str(values[m.group(1)]), text)
-    if not text.startswith("#!"):
-        text = "#!/bin/bash\n" + text
-    if JobInfo.get("BatchID") is None or JobInfo.get("JobIndex") is None:
-        raise InvalidJobError("set BatchID and JobIndex before generate_script", "JobIndex")
-    out_dir = _batch_dir(session, JobInfo["BatchID"])
-    out = os.path.join(out_dir, f"job_{JobInfo['JobIndex']}_{os.path.basename(template_path)}")
-    with open(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700), "w", encoding="utf-8") as fh:
-        fh.write(text)
-    JobInfo["script"] = out
-    return out
-
-
-def generate_data(JobInfo: dict[str, Any], Data: Any) -> str:
-    """Save ``Data`` as JSON in the batch folder and store its path in JobInfo['data'] (no pickle)."""
-    session = get_session()
-    if JobInfo.get("BatchID") is None or JobInfo.get("JobIndex") is None:
-        raise InvalidJobError("set BatchID and JobIndex before generate_data", "JobIndex")
-    payload = check_value(Data, "Data")
-    path = os.path.join(_batch_dir(session, JobInfo["BatchID"]), f"data_{JobInfo['JobIndex']}.json")
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
-        json.dump(payload, fh)
-    JobInfo["data"] = path
-    return path
-
-
-def add_batch_to_queue(BatchID: int, JobInfoList: Sequence[Mapping[str, Any]]) -> int:
-    """Add a batch of jobs (JobIndex defaults to the position in the list); all or nothing."""
-    session = get_session()
-    jobs = []
-    for position, info in enumerate(JobInfoList):
-        job = dict(info)
-        job["BatchID"] = BatchID
-        if job.get("JobIndex") is None:
-            job["JobIndex"] = position
-        jobs.append(validate_job(job))
-    if not jobs:
-        raise InvalidJobError("the batch has no jobs", "JobInfoList")
-    return _insert(session, BatchID, jobs)
-
-
-def _insert(session: Session, batch_id: int, jobs: list[dict[str, Any]]) -> int:
-    directory = os.path.join(session.settings.job_dir, str(batch_id))
-    name = jobs[0].get("name")
-    session.index.add_jobs({"BatchID": batch_id, "name": json.dumps(name), "job_dir": directory}, jobs)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    return len(jobs)
-
-
-def add_job_to_queue(JobInfo: dict[str, Any]) -> int:
-    """Add one job to its batch (created if new); JobIndex defaults to the next free one."""
-    session = get_session()
-    if JobInfo.get("BatchID") is None:
-        raise InvalidJobError("set BatchID (get_job_template(SetID=True) does)", "BatchID")
-    if JobInfo.get("JobIndex") is None:
-        JobInfo["JobIndex"] = session.index.next_job_index(JobInfo["BatchID"])
-    _insert(session, JobInfo["BatchID"], [validate_job(JobInfo)])
-    return int(JobInfo["JobIndex"])
 
 
 # -- monitoring --------------------------------------------------------------------------------
