@@ -341,7 +341,8 @@ def test_doctor_json_reports_a_healthy_index(batch: Path) -> None:
     assert report["index"]["integrity"] == "ok"
     assert report["index"]["path"] == str(batch / "jobs.sqlite")
     assert report["index"]["tables"]["jobs"] == 3
-    assert report["executors"] == {"file": "ok"}
+    assert report["executors"]["file"]["ok"] is True
+    assert "appends jobs to" in report["executors"]["file"]["detail"]
     assert "ok" in run("doctor", "--executor", "file").stdout
 
 

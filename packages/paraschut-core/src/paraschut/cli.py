@@ -273,15 +273,14 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _executor_checks(session: Session, names: list[str] | None) -> dict[str, str]:
-    """'ok' or the error for each executor, from one status call with a dummy id."""
-    out: dict[str, str] = {}
+def _executor_checks(session: Session, names: list[str] | None) -> dict[str, dict[str, Any]]:
+    """For each executor: ok, and what answered or the error (the plugin's own cheap check)."""
+    out: dict[str, dict[str, Any]] = {}
     for name in names or sorted(session.manager.executors):
         try:
-            session.manager.status(session.executor(name), ["0"])
-            out[name] = "ok"
+            out[name] = {"ok": True, "detail": session.manager.check_scheduler(session.executor(name))}
         except ParaschutError as exc:
-            out[name] = str(exc)
+            out[name] = {"ok": False, "detail": str(exc)}
     return out
 
 
@@ -300,7 +299,7 @@ def _doctor_report(session: Session, names: list[str] | None) -> dict[str, Any]:
         problems.append(f"journal mode wal on a network file system ({fs}): set journal_mode = delete")
     if settings.executor not in session.manager.executors:
         problems.append(f"the default executor {settings.executor!r} is not registered")
-    problems += [f"executor {n!r}: {msg}" for n, msg in report["executors"].items() if msg != "ok"]
+    problems += [f"executor {n!r}: {c['detail']}" for n, c in report["executors"].items() if not c["ok"]]
     problems += [f"plugin {n!r}: {msg}" for n, msg in report["failed_plugins"].items()]
     report.update(ok=not problems, problems=problems)
     return report
@@ -318,8 +317,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     print(f"index:     {index['path']}\nintegrity: {index['integrity']}\n"
           f"journal:   {index['journal_mode']} on {index['filesystem']}\ntables:    {tables}\n"
           f"executors (default {report['default_executor']}):")
-    for name, status in report["executors"].items():
-        print(f"  {name:<10} {status}")
+    for name, check in report["executors"].items():
+        print(f"  {name:<10} {'ok' if check['ok'] else 'FAILED'}: {check['detail']}")
     for problem in report["problems"]:
         print(_paint(f"! {problem}"))
     print("ok" if report["ok"] else f"{len(report['problems'])} problem(s)")

@@ -80,6 +80,13 @@ def paraschut_log_paths(executor: Executor, job: JobSpec, cluster_id: str) -> Lo
 
 
 @hookimpl
+def paraschut_check_scheduler(executor: Executor) -> str | None:
+    if executor.name != NAME:
+        return None
+    return f"appends jobs to {script_path(executor)}"
+
+
+@hookimpl
 def paraschut_job_summary(executor: Executor, cluster_id: str) -> Mapping[str, Any] | None:
     if executor.name != NAME:
         return None

@@ -131,6 +131,20 @@ def paraschut_current_job_id(executor: Executor, environ: Mapping[str, str]) -> 
     """
 
 
+@hookspec(firstresult=True)
+def paraschut_check_scheduler(executor: Executor) -> str | None:
+    """Check that the executor's scheduler answers (for ``paraschut doctor``), cheaply.
+
+    Stops at first non-None result.
+
+    :param executor: the executor to check, with its options.
+    :returns: a one-line description of what answered (a version, a server, a queue count);
+        ``None`` when ``executor`` is not this plugin's.
+    :raises SchedulerNotFoundError: the scheduler's commands are not installed.
+    :raises SchedulerCommandError: the scheduler did not answer.
+    """
+
+
 @hookspec
 def paraschut_job_state_changed(batch_id: int, job_index: int, old: str | None, new: str) -> None:
     """Observe a job's state change that this process made (audit, notifications).

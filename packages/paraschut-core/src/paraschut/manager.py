@@ -113,6 +113,17 @@ class ExecutorManager:
             return {}
         return dict(answer or {})
 
+    def check_scheduler(self, executor: Executor) -> str:
+        """A one-line description of the answering scheduler; raises when it does not answer."""
+        self.check(executor)
+        try:
+            answer = self.pm.hook.paraschut_check_scheduler(executor=executor)
+        except ParaschutError:
+            raise
+        except Exception as exc:
+            raise ParaschutError(f"executor {executor.name!r} failed its check: {type(exc).__name__}: {exc}") from exc
+        return str(answer) if answer is not None else "no check implemented by the plugin"
+
     def current_job_id(self, executor: Executor, environ: Mapping[str, str]) -> str | None:
         """The running job's own cluster id, from its environment."""
         if executor.name not in self.executors:
