@@ -1,0 +1,71 @@
+"""Local executor benchmark: N trivial jobs from add to all complete, beside xargs -P <cpus> running the same commands.
+
+Run: python benchmarks/bench_local.py [N]   (default 1000)
+Prints both wall times, their ratio and paraschut's per-job overhead; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def run_paraschut(n: int, script: str) -> float:
+    import paraschut as psu
+    from paraschut.session import reset_sessions
+
+    reset_sessions()
+    jobs = [{"script": script, "priority": 1, "name": f"t{i}"} for i in range(n)]
+    t0 = time.perf_counter()
+    psu.add_batch_to_queue(1, jobs)
+    psu.submit_jobs(Executor="local")
+    while True:
+        batch = psu.get_queue(Verbose=False) or {}
+        states = [j["state"] for j in batch.get(1, [])]
+        if states and all(s in ("complete", "failed") for s in states):
+            break
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - t0
+    failed = states.count("failed")
+    if failed:
+        print(f"warning: {failed} job(s) failed")
+    return elapsed
+
+
+def run_xargs(n: int, script: str, cpus: int) -> float:
+    t0 = time.perf_counter()
+    # the same script n times (each run gets its number as an argument, which it ignores)
+    subprocess.run(
+        ["xargs", "-P", str(cpus), "-n", "1", script],
+        input="\n".join(str(i) for i in range(n)) + "\n", text=True, check=True,
+    )
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str]) -> None:
+    n = int(argv[0]) if argv else 1000
+    cpus = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ.update(
+            PARASCHUT_DB=os.path.join(tmp, "jobs.sqlite"), PARASCHUT_JOB_DIR=os.path.join(tmp, "jobs"),
+            PARASCHUT_CONFIG=os.path.join(tmp, "none.toml"), PARASCHUT_STATUS_INTERVAL="0",
+        )
+        script = os.path.join(tmp, "job.sh")
+        with open(script, "w") as fh:
+            fh.write("#!/bin/sh\ntrue\n")
+        os.chmod(script, 0o755)
+        xargs = run_xargs(n, script, cpus)
+        psu = run_paraschut(n, script)
+    print(f"{n} trivial jobs on {cpus} cpus")
+    print(f"xargs -P {cpus}:        {xargs:8.2f} s  ({xargs / n * 1000:.2f} ms/job)")
+    print(f"paraschut local:     {psu:8.2f} s  ({psu / n * 1000:.2f} ms/job, add -> all complete)")
+    print(f"ratio paraschut/xargs: {psu / xargs:.2f}  (target: within 2x)")
+    overhead = (psu - xargs) / n * 1000
+    print(f"per-job overhead:    {overhead:.2f} ms wall, {overhead * cpus:.2f} ms of a slot")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
