@@ -195,24 +195,66 @@ def _release(session: Session, jobs: Sequence[Mapping[str, Any]], error: str) ->
             )
 
 
+def _array_groups(specs: Sequence[JobSpec], limit: int) -> list[list[int]]:
+    """Positions of specs that can go in one array submission: same script, queue, resources and
+    working directory, at most ``limit`` per group, in order of first appearance."""
+    groups: dict[tuple[Any, ...], list[list[int]]] = {}
+    order: list[list[int]] = []
+    for position, spec in enumerate(specs):
+        key = (spec.script, spec.queue, tuple(sorted(spec.resources.items())), spec.workdir)
+        chunks = groups.setdefault(key, [])
+        if not chunks or len(chunks[-1]) >= limit:
+            chunks.append([])
+            order.append(chunks[-1])
+        chunks[-1].append(position)
+    return order
+
+
+def _submit_group(session: Session, executor: Executor, specs: Sequence[JobSpec], arrays: bool) -> list[Any]:
+    if arrays and len(specs) > 1:
+        return session.manager.submit_array(executor, specs)
+    return [session.manager.submit(executor, spec) for spec in specs]
+
+
 def submit_claimed(session: Session, jobs: Sequence[Mapping[str, Any]], executor: Executor) -> int:
-    """Submit claimed jobs one by one, recording ids in small transactions; on a scheduler error the
-    unsubmitted rest goes back to init and the error is raised."""
+    """Submit claimed jobs and record their ids in small transactions.
+
+    Executors that support arrays get each group of jobs sharing a script and resources in one
+    call (``max_array_size`` per call, default 1000); others get one call per job. On a scheduler
+    error the unsubmitted rest goes back to init and the error is raised; a job that cannot be
+    submitted (no script, ...) stays in init with ``submit_error`` while the others still go.
+    """
     runs = _runs(session, jobs)
+    specs: list[JobSpec] = []
+    good: list[Mapping[str, Any]] = []
+    bad: list[ParaschutError] = []
+    for job in jobs:
+        try:
+            specs.append(build_spec(session, job, executor, runs.get((job["BatchID"], job["JobIndex"]), 0)))
+            good.append(job)
+        except ParaschutError as exc:  # one bad job does not hold back the others
+            _release(session, [job], str(exc))
+            bad.append(exc)
+    jobs = good
+    arrays = session.manager.supports_arrays(executor)
+    limit = int(executor.option("max_array_size", 1000)) if arrays else 1
     done: list[tuple[JobSpec, Any]] = []
     last_flush = time.monotonic()
-    for position, job in enumerate(jobs):
+    groups = _array_groups(specs, limit) if arrays else [[i] for i in range(len(specs))]
+    for number, group in enumerate(groups):
         try:
-            spec = build_spec(session, job, executor, runs.get((job["BatchID"], job["JobIndex"]), 0))
-            done.append((spec, session.manager.submit(executor, spec)))
+            subs = _submit_group(session, executor, [specs[i] for i in group], arrays)
         except ParaschutError as exc:
             _record(session, done, executor)
-            _release(session, jobs[position:], str(exc))
+            _release(session, [jobs[i] for g in groups[number:] for i in g], str(exc))
             raise
+        done += [(specs[i], sub) for i, sub in zip(group, subs, strict=True)]
         if len(done) >= 200 or time.monotonic() - last_flush > 0.5:
             _record(session, done, executor)
             done, last_flush = [], time.monotonic()
     _record(session, done, executor)
     for job in jobs:
         session.manager.state_changed(job["BatchID"], job["JobIndex"], INIT, SUBMIT)
+    if bad:
+        raise type(bad[0])(f"{len(bad)} job(s) could not be submitted and stay in init: {bad[0]}")
     return len(jobs)
