@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import tempfile
 import time
@@ -25,6 +26,27 @@ def _script(root: Path) -> str:
     path.write_text("#!/bin/sh\ntrue\n")
     path.chmod(0o755)
     return str(path)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of every child it has waited for (xargs; workers and their jobs)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
+def _reap_workers(seconds: float = 10.0) -> None:
+    """Wait for the workers this process started to exit, so their CPU time is counted."""
+    from paraschut_local import dispatch
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        dispatch._reap_children()
+        if not dispatch._children:
+            return
+        time.sleep(0.05)
 
 
 def bench_xargs(script: str, jobs: int, workers: int) -> float:
@@ -70,13 +92,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         root = Path(tmp)
         script = _script(root)
+        cpu0 = _cpu_seconds()
         xargs = bench_xargs(script, args.jobs, args.workers)
+        cpu1 = _cpu_seconds()
         submitted, local = bench_local(root, script, args.jobs, args.workers)
+        _reap_workers()
+        cpu2 = _cpu_seconds()
     print(f"jobs={args.jobs} workers={args.workers}")
     print(f"xargs -P {args.workers}: {xargs:.3f} s")
     print(f"local executor: {local:.3f} s (all submitted after {submitted:.3f} s)")
     print(f"ratio local/xargs: {local / xargs:.2f}x")
     print(f"overhead per job: {(local - xargs) / args.jobs * 1000:.2f} ms")
+    xcpu, lcpu = cpu1 - cpu0, cpu2 - cpu1
+    print(f"CPU seconds (steadier on a busy machine): xargs {xcpu:.3f}, local {lcpu:.3f} "
+          f"(ratio {lcpu / xcpu:.2f}x, {(lcpu - xcpu) / args.jobs * 1000:.2f} ms per job)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,134 @@
+"""Slot accounting: reaping jobs whose worker died, and starting workers for queued jobs that fit."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+from attrs import frozen
+
+from .procs import alive, stamp
+from .spool import QUEUED, RUNNING, JobRow, Metrics, Spool
+
+__all__ = ["LOST", "Capacity", "dispatch", "fill", "reap", "start_worker"]
+
+LOST = "lost: worker killed, exit code unknown"
+HOST = socket.gethostname()
+#: Seconds between two reaps by one process (a status call always reaps).
+REAP_EVERY = 0.5
+
+_children: list[subprocess.Popen[bytes]] = []
+_last_reap: dict[str, float] = {}
+
+
+@frozen
+class Capacity:
+    """What the machine lends to local jobs: CPU slots and bytes of memory."""
+
+    cpus: int
+    mem: int
+
+    def fits(self, cpus: int, mem: int) -> bool:
+        """True when a job of this size could ever run."""
+        return cpus <= self.cpus and mem <= self.mem
+
+    def never_fits_reason(self, cpus: int, mem: int) -> str:
+        """Why a job of this size can never run here."""
+        if cpus > self.cpus:
+            return f"asks for {cpus} CPUs but the local executor has max_workers={self.cpus}"
+        return f"asks for {mem / 2**20:.0f} MB but the local executor has {self.mem / 2**20:.0f} MB (max_memory)"
+
+
+def _reap_children() -> None:
+    """Collect workers this process started that have exited (no zombies are left behind)."""
+    _children[:] = [proc for proc in _children if proc.poll() is None]
+
+
+def start_worker(spool_dir: str, job_id: int, cap: Capacity) -> tuple[int, float]:
+    """Start a detached worker for ``job_id``; returns its (pid, stamp)."""
+    _reap_children()
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
+    argv = [
+        sys.executable, "-m", "paraschut_local.worker", "--spool", spool_dir, "--job", str(job_id),
+        "--cpus", str(cap.cpus), "--mem", str(cap.mem),
+    ]
+    proc = subprocess.Popen(
+        argv, cwd=spool_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True,
+    )
+    _children.append(proc)
+    return proc.pid, stamp(proc.pid) or 0.0
+
+
+def reap(spool: Spool) -> None:
+    """Settle running rows of this host whose worker is gone (call inside a transaction).
+
+    A job not started yet goes back to the queue; a job whose process is gone too is failed as
+    lost (its exit code died with the worker); a job still running without its worker is left alone.
+    """
+    for row in spool.in_state(RUNNING):
+        if row.host != HOST or alive(row.worker_pid, row.worker_stamp):
+            continue
+        if row.pid is None and not row.cancel:
+            spool.requeue(row.id)
+        elif row.pid is None or not alive(row.pid, row.stamp):
+            spool.finish(row.id, Metrics(None, "cancelled" if row.cancel else LOST))
+
+
+def _queue_head(spool: Spool, cap: Capacity, free: int) -> list[JobRow]:
+    """The first ``free`` queued jobs that could ever run; those that never can are failed on the way."""
+    while True:
+        rows = spool.in_state(QUEUED, limit=free)
+        never = [row for row in rows if not cap.fits(row.cpus, row.mem)]
+        if not never:
+            return rows
+        for row in never:
+            spool.finish(row.id, Metrics(None, cap.never_fits_reason(row.cpus, row.mem)))
+
+
+def fill(spool: Spool, cap: Capacity, spool_dir: str, me: tuple[int, float] | None = None) -> int | None:
+    """Hand queued jobs that fit (in submission order) to workers (call inside a transaction).
+
+    The first job waiting behind one that does not fit yet waits too (no overtaking), so a big job
+    is never starved. A job that can never fit is failed.
+
+    :param me: a worker's own (pid, stamp): it takes the first job itself instead of a new worker.
+    :returns: the id of the job given to ``me``, if any.
+    """
+    used_cpus, used_mem = spool.usage()
+    free = cap.cpus - used_cpus
+    if free <= 0:
+        return None
+    mine = None
+    for row in _queue_head(spool, cap, free):
+        if used_cpus + row.cpus > cap.cpus or used_mem + row.mem > cap.mem:
+            break
+        if me is not None and mine is None:
+            pid, started = me
+            mine = row.id
+        else:
+            try:
+                pid, started = start_worker(spool_dir, row.id, cap)
+            except OSError:  # no process could be made now (EAGAIN, ENOMEM): the job stays queued
+                break
+        spool.claim(row.id, HOST, pid, started)
+        used_cpus, used_mem = used_cpus + row.cpus, used_mem + row.mem
+    return mine
+
+
+def dispatch(spool: Spool, cap: Capacity, spool_dir: str, *, force_reap: bool = False) -> None:
+    """Reap (at most every half second unless forced), then start workers for jobs that fit.
+
+    Call inside a transaction.
+    """
+    _reap_children()
+    now = time.monotonic()
+    if force_reap or now - _last_reap.get(spool.path, 0.0) >= REAP_EVERY:
+        _last_reap[spool.path] = now
+        reap(spool)
+    fill(spool, cap, spool_dir)

@@ -1,0 +1,274 @@
+"""The spool: one SQLite file holding every local job (queued, running, done), shared by all processes."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from attrs import frozen
+
+__all__ = ["DONE", "QUEUED", "RUNNING", "SPOOL_FILE", "JobRow", "Metrics", "Spool", "journal_mode", "open_spool"]
+
+#: The database file inside a spool directory.
+SPOOL_FILE = "spool.sqlite"
+QUEUED = "queued"
+RUNNING = "running"  # claimed by a worker; ``pid`` is set once the job process exists
+DONE = "done"
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    state TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    spec TEXT NOT NULL,
+    cpus INTEGER NOT NULL DEFAULT 1,
+    mem INTEGER NOT NULL DEFAULT 0,
+    submitted REAL NOT NULL,
+    host TEXT,
+    worker_pid INTEGER,
+    worker_stamp REAL,
+    pid INTEGER,
+    stamp REAL,
+    started REAL,
+    ended REAL,
+    exit_code INTEGER,
+    reason TEXT,
+    peak_rss_mb REAL,
+    cpu_time_s REAL,
+    cancel INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
+"""
+_COLUMNS = (
+    "id, state, name, spec, cpus, mem, submitted, host, worker_pid, worker_stamp, pid, stamp, "
+    "started, ended, exit_code, reason, peak_rss_mb, cpu_time_s, cancel"
+)
+#: SQLite's smallest limit on bound parameters, for chunked ``IN (...)`` queries.
+_CHUNK = 900
+
+
+@frozen
+class JobRow:
+    """One job of the spool, as stored."""
+
+    id: int
+    state: str
+    name: str
+    spec: str
+    cpus: int
+    mem: int
+    submitted: float
+    host: str | None
+    worker_pid: int | None
+    worker_stamp: float | None
+    pid: int | None
+    stamp: float | None
+    started: float | None
+    ended: float | None
+    exit_code: int | None
+    reason: str | None
+    peak_rss_mb: float | None
+    cpu_time_s: float | None
+    cancel: bool
+
+
+@frozen
+class Metrics:
+    """How a job ended and what it used."""
+
+    exit_code: int | None
+    reason: str | None
+    peak_rss_mb: float | None = None
+    cpu_time_s: float | None = None
+    ended: float | None = None
+    started: float | None = None
+    pid: int | None = None
+
+
+def _row_to_job(row: tuple[Any, ...]) -> JobRow:
+    values = list(row)
+    values[-1] = bool(values[-1])
+    return JobRow(*values)
+
+
+#: File systems where SQLite's WAL (shared memory) is unsafe: use a rollback journal there.
+NETWORK_FS = frozenset({"nfs", "nfs4", "cifs", "smbfs", "smb3", "lustre", "gpfs", "beegfs", "fuse.sshfs", "9p"})
+
+
+def journal_mode(path: str, mounts: str = "/proc/mounts") -> str:
+    """``WAL`` on a local file system, ``DELETE`` on a network one (or when unsure how to tell)."""
+    try:
+        with open(mounts, encoding="utf-8", errors="replace") as fh:
+            table = [line.split()[1:3] for line in fh if len(line.split()) >= 3]
+    except OSError:
+        return "WAL"
+    real = os.path.realpath(path)
+    best, kind = "", ""
+    for point, fstype in table:
+        if (real == point or real.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+            best, kind = point, fstype
+    return "DELETE" if kind in NETWORK_FS else "WAL"
+
+
+def _create_private(path: str) -> None:
+    """Create the spool directory (0o700) and database file (0o600) when missing."""
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(fd)
+
+
+class Spool:
+    """A connection to one spool database; every change runs in :meth:`transaction`."""
+
+    def __init__(self, path: str, busy_timeout_ms: int = 60_000) -> None:
+        self.path = path
+        _create_private(path)
+        self.conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None)
+        self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        self.conn.execute(f"PRAGMA journal_mode = {journal_mode(os.path.dirname(path))}")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        if self.conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            with self.transaction():
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A write transaction (BEGIN IMMEDIATE): other writers wait; committed on success."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- reading ---------------------------------------------------------------------------
+    def get(self, job_id: int) -> JobRow | None:
+        """One job, or None."""
+        row = self.conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else _row_to_job(row)
+
+    def many(self, ids: Sequence[int], with_spec: bool = True) -> list[JobRow]:
+        """The jobs with these ids that exist (one query per 900 ids); ``spec`` is "" unless asked."""
+        columns = _COLUMNS if with_spec else _COLUMNS.replace(" spec,", " '',")
+        out: list[JobRow] = []
+        for start in range(0, len(ids), _CHUNK):
+            chunk = list(ids[start : start + _CHUNK])
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(f"SELECT {columns} FROM jobs WHERE id IN ({marks})", chunk)
+            out.extend(_row_to_job(row) for row in rows)
+        return out
+
+    def in_state(self, state: str, limit: int = -1) -> list[JobRow]:
+        """Jobs in one state, oldest first."""
+        rows = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM jobs WHERE state = ? ORDER BY id LIMIT ?", (state, limit)
+        )
+        return [_row_to_job(row) for row in rows]
+
+    def usage(self) -> tuple[int, int]:
+        """CPUs and bytes of memory taken by running (or starting) jobs."""
+        cpus, mem = self.conn.execute(
+            "SELECT COALESCE(SUM(cpus), 0), COALESCE(SUM(mem), 0) FROM jobs WHERE state = ?", (RUNNING,)
+        ).fetchone()
+        return int(cpus), int(mem)
+
+    def position(self, job_id: int) -> int:
+        """How many queued jobs are ahead of this one."""
+        row = self.conn.execute(
+            "SELECT COUNT(*) FROM jobs WHERE state = ? AND id < ?", (QUEUED, job_id)
+        ).fetchone()
+        return int(row[0])
+
+    # -- changing (call inside a transaction) ------------------------------------------------
+    def add(self, name: str, spec: str, cpus: int, mem: int, failed: str | None = None) -> int:
+        """Queue a job (or record it as failed at once with reason ``failed``); returns its id."""
+        now = time.time()
+        if failed is None:
+            cur = self.conn.execute(
+                "INSERT INTO jobs (state, name, spec, cpus, mem, submitted) VALUES (?, ?, ?, ?, ?, ?)",
+                (QUEUED, name, spec, cpus, mem, now),
+            )
+        else:
+            cur = self.conn.execute(
+                "INSERT INTO jobs (state, name, spec, cpus, mem, submitted, ended, reason)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (DONE, name, spec, cpus, mem, now, now, failed),
+            )
+        return int(cur.lastrowid or 0)
+
+    def claim(self, job_id: int, host: str, worker_pid: int, worker_stamp: float) -> bool:
+        """Hand a queued job to a worker (compare-and-set); False when it is no longer queued."""
+        cur = self.conn.execute(
+            "UPDATE jobs SET state = ?, host = ?, worker_pid = ?, worker_stamp = ? WHERE id = ? AND state = ?",
+            (RUNNING, host, worker_pid, worker_stamp, job_id, QUEUED),
+        )
+        return cur.rowcount == 1
+
+    def requeue(self, job_id: int) -> None:
+        """Put back a job whose worker died before starting it."""
+        self.conn.execute(
+            "UPDATE jobs SET state = ?, host = NULL, worker_pid = NULL, worker_stamp = NULL"
+            " WHERE id = ? AND state = ? AND pid IS NULL",
+            (QUEUED, job_id, RUNNING),
+        )
+
+    def started(self, job_id: int, worker_pid: int, pid: int, stamp: float, when: float) -> bool:
+        """Record the job process; returns True when a cancel was asked meanwhile."""
+        self.conn.execute(
+            "UPDATE jobs SET pid = ?, stamp = ?, started = ? WHERE id = ? AND worker_pid = ?",
+            (pid, stamp, when, job_id, worker_pid),
+        )
+        row = self.conn.execute("SELECT cancel FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return bool(row and row[0])
+
+    def finish(self, job_id: int, metrics: Metrics, worker_pid: int | None = None) -> bool:
+        """Record how a job ended (once: only a queued or running job changes); True if it did.
+
+        A job whose cancel was asked keeps its exit code but its reason becomes ``cancelled``.
+        """
+        ended = metrics.ended if metrics.ended is not None else time.time()
+        cur = self.conn.execute(
+            "UPDATE jobs SET state = ?, exit_code = ?,"
+            " reason = CASE WHEN cancel THEN 'cancelled' ELSE ? END,"
+            " peak_rss_mb = ?, cpu_time_s = ?, ended = ?, started = COALESCE(started, ?),"
+            " pid = COALESCE(pid, ?) WHERE id = ? AND state != ? AND (? IS NULL OR worker_pid = ?)",
+            (DONE, metrics.exit_code, metrics.reason, metrics.peak_rss_mb, metrics.cpu_time_s, ended,
+             metrics.started, metrics.pid, job_id, DONE, worker_pid, worker_pid),
+        )
+        return cur.rowcount == 1
+
+    def prune(self, older_than: float) -> int:
+        """Forget finished jobs that ended before ``older_than`` (epoch); returns how many."""
+        cur = self.conn.execute("DELETE FROM jobs WHERE state = ? AND ended < ?", (DONE, older_than))
+        return cur.rowcount
+
+    def ask_cancel(self, job_id: int) -> None:
+        """Flag a running job as cancelled (its worker records the end)."""
+        self.conn.execute("UPDATE jobs SET cancel = 1 WHERE id = ? AND state != ?", (job_id, DONE))
+
+
+_local = threading.local()
+
+
+def open_spool(directory: str) -> Spool:
+    """The spool in ``directory`` (``spool.sqlite``), one cached connection per process and thread."""
+    path = os.path.join(os.path.abspath(os.path.expanduser(directory)), SPOOL_FILE)
+    cache: dict[tuple[str, int], Spool] = getattr(_local, "spools", None) or {}
+    _local.spools = cache
+    key = (path, os.getpid())
+    if key not in cache:
+        cache[key] = Spool(path)
+    return cache[key]

@@ -1,0 +1,115 @@
+"""The detached worker: runs jobs one after another, records how each ended, exits when nothing fits."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+
+from .dispatch import REAP_EVERY, Capacity, fill, reap
+from .launch import outcome, start
+from .procs import kill_trees, stamp
+from .spool import RUNNING, JobRow, Metrics, Spool, open_spool
+
+__all__ = ["QUICK", "main", "run_job", "serve"]
+
+#: Seconds a job may take before its pid is written to the spool (spares quick jobs a transaction).
+QUICK = 0.005
+
+
+def _metrics(wait_status: int, usage: object, stderr: str, started: float, pid: int) -> Metrics:
+    code, reason = outcome(wait_status, stderr)
+    return Metrics(
+        exit_code=code,
+        reason=reason,
+        peak_rss_mb=round(getattr(usage, "ru_maxrss", 0) / 1024, 3),  # Linux reports KB
+        cpu_time_s=round(getattr(usage, "ru_utime", 0.0) + getattr(usage, "ru_stime", 0.0), 4),
+        ended=max(time.time(), started),
+        started=started,
+        pid=pid,
+    )
+
+
+def _ends_within(pid: int, seconds: float) -> bool:
+    """True when the child ``pid`` has ended (not reaped yet) within ``seconds``."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return False
+    try:
+        return bool(select.select([fd], [], [], seconds)[0])
+    finally:
+        os.close(fd)
+
+
+def run_job(spool: Spool, spool_dir: str, row: JobRow, me: tuple[int, float]) -> Metrics | None:
+    """Start one claimed job, wait for it and return how it ended (None: the job is not ours)."""
+    if row.state != RUNNING or row.worker_pid != me[0] or row.pid is not None:
+        return None
+    job_id = row.id
+    record = json.loads(row.spec)
+    began = time.time()
+    try:
+        proc = start(record, job_id, spool_dir, row.cpus)
+    except (OSError, ValueError) as exc:
+        return Metrics(None, f"cannot start {record['script']!r}: {exc}", ended=time.time())
+    if not _ends_within(proc.pid, QUICK):  # a job that ends at once is recorded only at its end
+        leader = (proc.pid, stamp(proc.pid) or 0.0)
+        with spool.transaction():
+            cancelled = spool.started(job_id, me[0], leader[0], leader[1], began)
+        if cancelled:
+            kill_trees([leader])
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return _metrics(status, usage, record["stderr"], began, proc.pid)
+
+
+def serve(spool_dir: str, first: int, cap: Capacity) -> None:
+    """Run ``first``, then each next queued job that fits, until none does."""
+    spool = open_spool(spool_dir)
+    me = (os.getpid(), stamp(os.getpid()) or 0.0)
+    with spool.transaction():  # waits for the dispatcher that claimed the job to commit
+        row = spool.get(first)
+    last_reap = time.monotonic()
+    while row is not None:
+        metrics = run_job(spool, spool_dir, row, me)
+        with spool.transaction():
+            if metrics is not None:
+                spool.finish(row.id, metrics, worker_pid=me[0])
+            if time.monotonic() - last_reap >= REAP_EVERY:
+                last_reap = time.monotonic()
+                reap(spool)
+            job_id = fill(spool, cap, spool_dir, me)
+            row = None if job_id is None else spool.get(job_id)
+
+
+def _log_crash(spool_dir: str) -> None:
+    path = os.path.join(spool_dir, "worker-errors.log")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a") as out:
+        out.write(f"--- worker {os.getpid()} at {time.ctime()}\n{traceback.format_exc()}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m paraschut_local.worker --spool DIR --job ID --cpus N --mem BYTES``."""
+    parser = argparse.ArgumentParser(prog="paraschut_local.worker", description=__doc__)
+    parser.add_argument("--spool", required=True)
+    parser.add_argument("--job", type=int, required=True)
+    parser.add_argument("--cpus", type=int, required=True)
+    parser.add_argument("--mem", type=int, required=True)
+    args = parser.parse_args(argv)
+    try:
+        serve(args.spool, args.job, Capacity(args.cpus, args.mem))
+    except Exception:  # noqa: BLE001 - a detached process has nowhere else to report
+        _log_crash(args.spool)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,326 @@
+"""qsub, qstat and qdel: executor options, argv builders (pure) and the calls that run them (no shell)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shlex
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from attrs import field, frozen
+
+from paraschut.commands import TRANSIENT_PATTERNS, resolve, run
+from paraschut.errors import (
+    ConfigError,
+    InvalidJobError,
+    ParaschutError,
+    SchedulerCommandError,
+    SchedulerNotFoundError,
+)
+from paraschut.models import Executor, JobSpec
+
+from .parse import Attributes, parse_qstat_full, parse_qstat_json, parse_qsub_output, parse_scontrol_jobs, pbs_version
+from .states import collect
+
+__all__ = [
+    "FLAVOURS",
+    "NAME",
+    "Options",
+    "cancel",
+    "cancel_argv",
+    "detect_flavour",
+    "legal_job_name",
+    "options",
+    "query",
+    "query_slurm",
+    "resource_list",
+    "status_argv",
+    "submit",
+    "submit_argv",
+]
+
+NAME = "pbs"
+#: ``torque``; ``pro`` (PBS Professional / OpenPBS); ``slurm`` (Slurm's slurm-wlm-torque wrappers).
+FLAVOURS = ("torque", "pro", "slurm")
+NAME_MAX = 15
+#: qstat exit codes that only mean "some ids are unknown" (PBSE_UNKJOBID 15001 & 0xff, PBSE_HISTJOBID).
+UNKNOWN_ID_CODES = (153, 35)
+_UNKNOWN_ID_MESSAGE = re.compile(r"unknown job id|job has finished|invalid job id|does not exist", re.I)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_RESOURCE_KEY = re.compile(r"^[A-Za-z_][\w.\-]*$")
+_RESOURCE_VALUE = re.compile(r"^[\w.:+=@%/\-]+$")
+_QUEUE = re.compile(r"^[\w.@\-]+$")
+_MEMORY = re.compile(r"^(\d+)\s*([kmgtp]?)([bw]?)$", re.I)
+_MEMORY_KEYS = frozenset({"mem", "pmem", "vmem", "pvmem"})
+_CPU_KEYS = ("cpus", "ppn")
+_IDS_PER_CALL = 5000
+
+
+@frozen
+class Options:
+    """The pbs executor's options (``[executors.pbs]`` in the config), with their defaults."""
+
+    bin_dir: str | None = None
+    timeout: float = 60.0
+    retries: int = 3
+    flavour: str = "auto"
+    json: bool | None = None
+    env_mode: str | None = None
+    workdir_flag: str | None = None
+    queue: str | None = None
+    resources: Mapping[str, Any] = field(factory=dict)
+    extra_args: tuple[str, ...] = ()
+
+
+def options(executor: Executor) -> Options:
+    """Read and check an executor's options.
+
+    :raises ConfigError: an option has a value this plugin cannot use.
+    """
+    o = executor.options
+    flavour, env_mode = str(o.get("flavour", "auto")), o.get("env_mode")
+    extra, json = o.get("extra_args"), o.get("json")
+    if flavour not in (*FLAVOURS, "auto") or env_mode not in (None, "names", "all"):
+        raise ConfigError(f"pbs executor: flavour must be auto|{'|'.join(FLAVOURS)}, env_mode names|all")
+    try:
+        return Options(
+            bin_dir=o.get("bin_dir"), timeout=float(o.get("timeout", 60.0)), retries=int(o.get("retries", 3)),
+            flavour=flavour, json=None if json is None else bool(json), env_mode=env_mode,
+            workdir_flag=o.get("workdir_flag"), queue=o.get("queue"), resources=dict(o.get("resources") or {}),
+            extra_args=tuple(shlex.split(extra) if isinstance(extra, str) else (str(a) for a in extra or ())),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"pbs executor: bad option value ({exc})") from exc
+
+
+# -- pure builders ----------------------------------------------------------------------------
+def legal_job_name(name: str, key: str) -> str:
+    """A PBS-legal job name: at most 15 characters, alphabetic first, only ``[A-Za-z0-9_.-]``."""
+    for candidate in (name, key, "psu"):
+        cleaned = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_.\-]", "_", candidate or ""))
+        cleaned = re.sub(r"^[^A-Za-z]+", "", cleaned)[:NAME_MAX].rstrip("_.-")
+        if cleaned:
+            return cleaned
+    return "psu"  # pragma: no cover - "psu" itself is legal
+
+
+def _memory(value: str) -> str:
+    match = _MEMORY.match(value)
+    if not match or not match.group(2):
+        return value
+    number, unit, word = match.groups()
+    return f"{number}{unit.lower()}{(word or 'b').lower()}"
+
+
+def _walltime(value: str) -> str:
+    if not value.isdigit():
+        return value
+    seconds = int(value)
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def resource_list(resources: Mapping[str, Any], flavour: str) -> str:
+    """One ``-l`` value from a resources mapping: ``walltime=01:00:00,mem=4gb,nodes=1:ppn=4``.
+
+    ``cpus`` (or ``ppn``) asks for that many cores on one node: ``nodes=1:ppn=N`` (Torque, Slurm
+    wrapper) or ``ncpus=N`` (PBS Pro). Memory values get PBS units (``4G`` -> ``4gb``); a walltime
+    given in seconds becomes ``HH:MM:SS``.
+
+    :raises InvalidJobError: a key or value that PBS would split or misread (commas, spaces, ...).
+    """
+    items: dict[str, str] = {}
+    cpus: str | None = None
+    for key, raw in resources.items():
+        value = str(raw).strip()
+        if not _RESOURCE_KEY.match(str(key)) or not _RESOURCE_VALUE.match(value):
+            raise InvalidJobError(f"resource {key}={value!r} is not a valid PBS resource", "resources")
+        if key in _CPU_KEYS:
+            cpus = value
+        elif key in _MEMORY_KEYS:
+            items[key] = _memory(value)
+        elif key in ("walltime", "cput"):
+            items[key] = _walltime(value)
+        else:
+            items[key] = value
+    if cpus is not None:
+        if flavour == "pro":
+            items.setdefault("ncpus", cpus)
+        else:
+            items["nodes"] = f"{items.get('nodes', '1').split(':', 1)[0]}:ppn={cpus}"
+    return ",".join(f"{k}={v}" for k, v in items.items())
+
+
+def submit_argv(qsub: str, job: JobSpec, opts: Options, flavour: str) -> list[str]:
+    """The qsub argv for one job; its ``env`` travels in qsub's environment (see :func:`submit_env`).
+
+    Slurm's qsub wrapper pastes its arguments into a ``sh`` command line, so for that flavour
+    paths are shell-quoted (and must be: a path with a space would split); PBS Pro and Torque
+    get them verbatim.
+
+    :raises InvalidJobError: a queue, resource or variable name PBS cannot take.
+    """
+    quote: Callable[[str], str] = shlex.quote if flavour == "slurm" else str
+    queue = job.queue or opts.queue
+    if queue and not _QUEUE.match(queue):
+        raise InvalidJobError(f"queue {queue!r} is not a PBS queue name", "queue")
+    bad = [name for name in job.env if not _ENV_NAME.match(name)]
+    if bad:
+        raise InvalidJobError(f"environment variable names {bad} cannot be passed by PBS", "vars")
+    argv = [qsub, "-N", legal_job_name(job.name, job.key), "-o", quote(job.stdout), "-e", quote(job.stderr)]
+    argv += ["-q", queue] if queue else []
+    resources = resource_list({**opts.resources, **job.resources}, flavour)
+    argv += ["-l", resources] if resources else []
+    if _env_mode(opts, flavour) == "all":
+        argv.append("-V")
+    elif job.env:
+        argv += ["-v", ",".join(sorted(job.env))]
+    flag = opts.workdir_flag if opts.workdir_flag is not None else {"torque": "-d", "slurm": "-wd"}.get(flavour)
+    argv += [flag, quote(job.workdir)] if flag and job.workdir else []
+    return [*argv, *opts.extra_args, quote(job.script)]
+
+
+def _env_mode(opts: Options, flavour: str) -> str:
+    # Slurm's wrapper turns "-v NAME" into NAME=<value> on a sh command line: never give it values.
+    return "all" if flavour == "slurm" else (opts.env_mode or "names")
+
+
+def submit_env(job: JobSpec, base: Mapping[str, str]) -> dict[str, str]:
+    """qsub's environment: ``base`` plus the job's variables, which qsub reads by name (-v) or all (-V)."""
+    return {**base, **job.env}
+
+
+def status_argv(qstat: str, flavour: str, json: bool, cluster_ids: Sequence[str]) -> list[str]:
+    """``qstat -f [-x] [-F json] ID...``: one call for many jobs (-x: PBS Pro's finished jobs)."""
+    argv = [qstat, "-f"]
+    argv += ["-x"] if flavour == "pro" else []     # Torque's -x means XML; its C jobs show anyway
+    argv += ["-F", "json"] if json else []
+    return [*argv, *cluster_ids]
+
+
+def cancel_argv(qdel: str, cluster_ids: Sequence[str]) -> list[str]:
+    """``qdel ID...``: one call for all the jobs."""
+    return [qdel, *cluster_ids]
+
+
+def _named(cluster_id: str, text: str) -> bool:
+    return re.search(rf"(?<![\w.\[]){re.escape(cluster_id.lower())}(?![\w\[])", text) is not None
+
+
+# -- calls --------------------------------------------------------------------------------------
+def _tool(opts: Options, command: str) -> str:
+    # With bin_dir set, never fall back to PATH: there /usr/bin/qsub may well be Grid Engine's.
+    if opts.bin_dir and command != "scontrol":
+        path = os.path.join(opts.bin_dir, command)
+        if not os.access(path, os.X_OK):
+            raise SchedulerNotFoundError(path, NAME)
+        return path
+    return resolve(command, opts.bin_dir, NAME)
+
+
+def _run(opts: Options, argv: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return run(argv, timeout=opts.timeout, retries=opts.retries, **kwargs)
+
+
+@functools.lru_cache(maxsize=32)
+def detect_flavour(qstat: str, timeout: float = 30.0) -> tuple[str, tuple[int, int] | None]:
+    """Which PBS answers at ``qstat``, and PBS Pro's version: Slurm's wrapper is a Perl script."""
+    try:
+        with open(qstat, "rb") as handle:
+            head = handle.read(65536)
+    except OSError:
+        head = b""
+    if head.startswith(b"#!") and b"Slurm" in head:
+        return "slurm", None
+    try:
+        proc = run([qstat, "--version"], timeout=timeout, retries=0, ok_codes=range(256))
+    except ParaschutError:
+        return "torque", None
+    version = pbs_version(proc.stdout + proc.stderr)
+    return ("pro", version) if version else ("torque", None)
+
+
+def flavour_of(opts: Options) -> tuple[str, bool]:
+    """The flavour to speak and whether to ask for JSON (PBS Pro 13 and later, unless told)."""
+    if opts.flavour != "auto":
+        return opts.flavour, opts.json if opts.json is not None else opts.flavour == "pro"
+    flavour, version = detect_flavour(_tool(opts, "qstat"), opts.timeout)
+    json = opts.json if opts.json is not None else flavour == "pro" and (version or (0, 0)) >= (13, 0)
+    return flavour, bool(json)
+
+
+def submit(opts: Options, job: JobSpec) -> str:
+    """Run qsub for one job and return the id it printed.
+
+    :raises SchedulerCommandError: qsub failed (the job is not queued).
+    """
+    flavour, _ = flavour_of(opts)
+    argv = submit_argv(_tool(opts, "qsub"), job, opts, flavour)
+    proc = _run(opts, argv, env=submit_env(job, os.environ))
+    try:
+        return parse_qsub_output(proc.stdout)
+    except ParaschutError:
+        raise SchedulerCommandError(argv, proc.returncode, proc.stdout + proc.stderr) from None
+
+
+def _qstat(opts: Options, flavour: str, json: bool, ids: Sequence[str]) -> dict[str, Attributes]:
+    argv = status_argv(_tool(opts, "qstat"), flavour, json, ids)
+    proc = _run(opts, argv, ok_codes=(0, *UNKNOWN_ID_CODES))
+    noise = [ln for ln in proc.stderr.splitlines() if ln.strip() and not _UNKNOWN_ID_MESSAGE.search(ln)]
+    if proc.returncode != 0 and noise:
+        raise SchedulerCommandError(argv, proc.returncode, proc.stderr)
+    return parse_qstat_json(proc.stdout) if json else parse_qstat_full(proc.stdout)
+
+
+def query(opts: Options, cluster_ids: Sequence[str]) -> dict[str, Attributes]:
+    """``qstat -f`` records of the given jobs (one call per 5,000 ids); unknown ids are absent.
+
+    :raises SchedulerCommandError: qstat failed for another reason than unknown ids.
+    """
+    flavour, json = flavour_of(opts)
+    jobs: dict[str, Attributes] = {}
+    for start in range(0, len(cluster_ids), _IDS_PER_CALL):
+        chunk = cluster_ids[start : start + _IDS_PER_CALL]
+        try:
+            jobs.update(_qstat(opts, flavour, json, chunk))
+        except ParaschutError as exc:
+            if not json or isinstance(exc, SchedulerCommandError):
+                raise
+            jobs.update(_qstat(opts, flavour, False, chunk))  # PBS Pro printed broken JSON
+    return jobs
+
+
+def query_slurm(opts: Options) -> dict[str, Attributes]:
+    """JobState and ExitCode of every job Slurm still remembers (``scontrol -o show job``: one call)."""
+    argv = [_tool(opts, "scontrol"), "-o", "show", "job"]
+    return parse_scontrol_jobs(_run(opts, argv).stdout)
+
+
+def cancel(opts: Options, cluster_ids: Sequence[str]) -> list[str]:
+    """qdel all the jobs at once; returns the ids qdel accepted (unknown or finished ids are not errors).
+
+    Slurm's qdel is silent and only counts the ids it refused in its exit code, so for that flavour
+    one qstat first picks the jobs still on the queue, and only those are given to qdel.
+
+    :raises SchedulerCommandError: qdel could not reach the server.
+    """
+    ids = list(cluster_ids)
+    if flavour_of(opts)[0] == "slurm":
+        found, _ = collect(ids, query(opts, ids))
+        ids = [cid for cid in ids if cid in found and found[cid].on_queue and found[cid].raw_state != "U"]
+        if not ids:
+            return []
+    argv = cancel_argv(_tool(opts, "qdel"), ids)
+    try:
+        _run(opts, argv)
+    except SchedulerCommandError as exc:
+        text = exc.stderr.lower()
+        if exc.timed_out or any(pattern in text for pattern in TRANSIENT_PATTERNS):
+            raise
+        if text.strip():  # Torque and PBS Pro name each id they refused
+            return [cid for cid in ids if not _named(cid, text)]
+        # Slurm: some job ended between qstat and qdel; which one is unknowable (it is off the queue).
+        return [] if exc.returncode == len(ids) else ids
+    return ids

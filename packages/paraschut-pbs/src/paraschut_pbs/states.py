@@ -1,0 +1,133 @@
+"""PBS job state codes and exit statuses -> paraschut job states (pure mapping)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from paraschut.models import COMPLETE, FAILED, RUN, SUBMIT, UNKNOWN, JobStatus
+
+from .parse import base_id
+
+__all__ = [
+    "FINISHED_CODES",
+    "STATE_CODES",
+    "collect",
+    "describe_exit",
+    "exit_status",
+    "job_status",
+    "slurm_job_status",
+]
+
+#: Every ``job_state`` letter of Torque, PBS Pro and Slurm's qstat wrapper, with its meaning.
+STATE_CODES: Mapping[str, tuple[str, str]] = {
+    "Q": (SUBMIT, "queued"),
+    "H": (SUBMIT, "held"),
+    "W": (SUBMIT, "waiting for its start time"),
+    "T": (SUBMIT, "in transit to a server or queue"),
+    "R": (RUN, "running"),
+    "E": (RUN, "exiting after having run"),
+    "S": (RUN, "suspended"),
+    "B": (RUN, "array job begun (PBS Pro)"),
+    # PBS Pro: suspended by workstation activity; Slurm's wrapper: a state it cannot name
+    # (OUT_OF_MEMORY, DEADLINE, ... are finished jobs there): the truth is unknown either way.
+    "U": (UNKNOWN, "suspended by workstation activity (PBS Pro) or unknown (Slurm wrapper)"),
+    "M": (UNKNOWN, "moved to another server (PBS Pro)"),
+    "C": (COMPLETE, "completed (Torque, Slurm wrapper)"),
+    "F": (COMPLETE, "finished (PBS Pro history, qstat -x)"),
+    "X": (COMPLETE, "subjob finished (PBS Pro)"),
+}
+#: Codes of jobs that left the queue: complete or failed according to their exit status.
+FINISHED_CODES = frozenset(code for code, (state, _) in STATE_CODES.items() if state == COMPLETE)
+
+_INFO_PREFIXES = ("Resource_List.", "resources_used.")
+_INFO_KEYS = ("Job_Name", "queue", "comment", "exec_host", "qtime", "stime", "mtime", "Exit_status")
+_SLURM_FAILED = {
+    "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "OUT_OF_MEMORY",
+}
+
+
+def exit_status(attrs: Mapping[str, str]) -> int | None:
+    """The job's exit status (``exit_status`` in Torque, ``Exit_status`` in PBS Pro), if any."""
+    raw = attrs.get("Exit_status", attrs.get("exit_status"))
+    try:
+        return int(str(raw).strip()) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def describe_exit(code: int) -> str:
+    """Say what a PBS exit status means: negative = PBS could not run it, >256 = killed by signal."""
+    if code < 0:
+        return f"PBS could not run the job (exit status {code})"
+    if code > 256:
+        return f"killed by signal {code - 256} (exit status {code})"
+    if code > 128:
+        return f"exit status {code} (killed by signal {code - 128}?)"
+    return f"exit status {code}"
+
+
+def _host(attrs: Mapping[str, str]) -> str | None:
+    exec_host = attrs.get("exec_host", "")
+    return exec_host.split("+", 1)[0].split("/", 1)[0] or None
+
+
+def _info(attrs: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in attrs.items() if k in _INFO_KEYS or k.startswith(_INFO_PREFIXES)}
+
+
+def job_status(cluster_id: str, attrs: Mapping[str, str]) -> JobStatus | None:
+    """Map one job's ``qstat -f`` attributes to a JobStatus.
+
+    A finished job (C, F, X) with no exit status is not guessed at: ``None`` (the caller may resolve
+    it another way, or leave it out). An unrecognised code gives state ``unknown``.
+    """
+    code = attrs.get("job_state", "").strip()
+    state, meaning = STATE_CODES.get(code, (UNKNOWN, ""))
+    host, info = _host(attrs), _info(attrs)
+    if code in FINISHED_CODES:
+        status = exit_status(attrs)
+        if status is None:
+            return None
+        state = COMPLETE if status == 0 else FAILED
+        return JobStatus(cluster_id, state, raw_state=code, exit_code=status,
+                         reason=None if status == 0 else describe_exit(status), host=host, info=info)
+    reason = attrs.get("comment") or meaning or f"unrecognised job_state {code!r}"
+    return JobStatus(cluster_id, state, raw_state=code, reason=reason, host=host, info=info)
+
+
+def slurm_job_status(cluster_id: str, fields: Mapping[str, str]) -> JobStatus | None:
+    """Map ``scontrol`` JobState/ExitCode of a job Slurm's qstat shows as finished; None if not final."""
+    state = fields.get("JobState", "")
+    code, _, signal = fields.get("ExitCode", "").partition(":")
+    exit_code = int(code) if code.isdigit() else None
+    sig = int(signal) if signal.isdigit() else 0
+    host = fields.get("NodeList") or None
+    if state == "COMPLETED" and exit_code == 0 and sig == 0:
+        return JobStatus(cluster_id, COMPLETE, raw_state=state, exit_code=0, host=host)
+    if state == "COMPLETED" or state in _SLURM_FAILED:
+        why = state.lower() + (f", signal {sig}" if sig else "") + (f", exit status {exit_code}" if exit_code else "")
+        return JobStatus(cluster_id, FAILED, raw_state=state, exit_code=exit_code or None, reason=why, host=host)
+    return None
+
+
+def collect(
+    cluster_ids: Sequence[str], jobs: Mapping[str, Mapping[str, str]]
+) -> tuple[dict[str, JobStatus], list[str]]:
+    """Statuses of the requested jobs found in ``jobs`` (matched by full id, else by sequence number).
+
+    :returns: the statuses, and the ids qstat lists as finished (or ``U``) without an exit status,
+        which the caller may resolve some other way; ids qstat does not list are in neither.
+    """
+    by_base = {base_id(job_id): attrs for job_id, attrs in jobs.items()}
+    found: dict[str, JobStatus] = {}
+    unresolved: list[str] = []
+    for cid in cluster_ids:
+        attrs = jobs.get(cid) or by_base.get(base_id(cid))
+        if attrs is None:
+            continue
+        status = job_status(cid, attrs)
+        if status is None or status.raw_state == "U":
+            unresolved.append(cid)
+        if status is not None:
+            found[cid] = status
+    return found, unresolved

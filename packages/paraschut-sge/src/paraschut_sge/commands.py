@@ -1,0 +1,347 @@
+"""Grid Engine command lines (pure argv builders) and the calls that run them, never through a shell.
+
+Executor options (``[executors.sge]`` in the config, or keyword arguments):
+
+- ``bin_dir``: where ``qsub``, ``qstat``, ``qdel`` and ``qacct`` are. Unset: the real binaries
+  under ``$SGE_ROOT/bin/<arch>`` when SGE_ROOT is known, else PATH. Debian's ``/usr/bin/q*`` are
+  shell wrappers costing 50-95 ms a call; the binaries cost 6-15 ms.
+- ``sge_root``, ``sge_cell``: given to the commands as ``SGE_ROOT``/``SGE_CELL``. Unset: the
+  environment's, else those of Debian's ``/etc/default/gridengine``.
+- ``timeout`` (seconds per command, default 60) and ``retries`` (default 3): a command that times
+  out or fails with a transient error (qmaster unreachable, commlib error) is retried with backoff.
+- ``queue``, ``resources`` (a table of defaults, overridden by the job's), ``extra_args`` (a list
+  appended to every ``qsub``), ``pe`` (parallel environment for CPU counts, default ``smp``),
+  ``mem_resource`` (default ``h_vmem``), ``user`` (whose jobs ``qstat`` lists; default the
+  current user; ``"*"`` for everyone).
+
+Resources of a job: ``walltime`` -> ``-l h_rt``, ``cput`` -> ``-l h_cpu`` (``SS``, ``MM:SS``,
+``HH:MM:SS``, ``D:HH:MM:SS``, ``D-HH:MM:SS`` or ``1h30m`` become ``H:MM:SS``); a CPU count
+(``ncpus``, ``ppn``, ``smp``, ``cpus``, ``slots``, or ``nodes=1:ppn=4``) -> ``-pe smp N``;
+``mem`` -> ``-l h_vmem``: ``mem`` is what the whole job may use, and because SGE counts
+``h_vmem`` per slot it is divided by the slot count. ``h_vmem`` is chosen over ``mem_free``
+because it is a limit SGE enforces (``mem_free`` only picks a host with that much free memory
+at dispatch); set ``mem_resource = "mem_free"`` (or ``"virtual_free"``...) where a cluster wants
+that. Any other key is passed as ``-l key=value``.
+
+The job's environment is never put on the command line: ``-v`` splits its argument on commas.
+Each variable is named with ``-v NAME`` (no value) and ``qsub`` runs with the variable in its own
+environment, so SGE copies the value byte for byte (spaces, commas, quotes, ``$``, newlines).
+"""
+
+from __future__ import annotations
+
+import getpass
+import math
+import os
+import platform
+import re
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from paraschut.commands import TRANSIENT_PATTERNS, resolve, run
+from paraschut.errors import InvalidJobError, SchedulerCommandError
+from paraschut.models import Executor, JobSpec
+
+from .parse import QueuedJob, last_record, parse_qacct, parse_qdel, parse_qstat_j, parse_qstat_xml, parse_qsub
+
+__all__ = [
+    "CPU_KEYS",
+    "DEBIAN_DEFAULTS",
+    "accounting",
+    "binary",
+    "delete",
+    "hms",
+    "job_details",
+    "job_name",
+    "memory_mb",
+    "qsub_argv",
+    "queued_jobs",
+    "resource_args",
+    "settings",
+    "shell_args",
+    "slot_count",
+    "submit",
+    "time_seconds",
+]
+
+CPU_KEYS = ("ncpus", "ppn", "smp", "cpus", "slots")
+TRANSIENT = (*TRANSIENT_PATTERNS, "failed receiving gdi request")
+DEBIAN_DEFAULTS = "/etc/default/gridengine"
+_ARCH = {"x86_64": "lx-amd64", "aarch64": "lx-arm64", "ppc64le": "lx-ppc64le", "i686": "lx-x86"}
+
+
+# -- finding and running the commands -----------------------------------------------------------
+def settings(executor: Executor) -> dict[str, str]:
+    """``SGE_ROOT`` and ``SGE_CELL`` for the commands: the executor's ``sge_root``/``sge_cell``
+    options, else the environment, else Debian's ``/etc/default/gridengine`` (what its wrappers read)."""
+    found: dict[str, str] = {}
+    try:
+        with open(DEBIAN_DEFAULTS) as defaults:
+            for line in defaults:
+                key, _, value = line.strip().partition("=")
+                if key in ("SGE_ROOT", "SGE_CELL") and value:
+                    found[key] = value.strip("\"'")
+    except OSError:
+        pass
+    found.update({k: os.environ[k] for k in ("SGE_ROOT", "SGE_CELL") if os.environ.get(k)})
+    found.update({k.upper(): str(executor.option(k)) for k in ("sge_root", "sge_cell") if executor.option(k)})
+    return found
+
+
+def binary(executor: Executor, command: str) -> str:
+    """Absolute path of an SGE command for this executor (see the module docstring).
+
+    :raises SchedulerNotFoundError: the command is nowhere to be found.
+    """
+    bin_dir = executor.option("bin_dir")
+    root = settings(executor).get("SGE_ROOT")
+    if not bin_dir and root:
+        arch = os.environ.get("SGE_ARCH") or _ARCH.get(platform.machine(), "lx-amd64")
+        candidate = os.path.join(root, "bin", arch, command)
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return resolve(command, bin_dir, executor.name)
+
+
+def _env(executor: Executor, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    return {**os.environ, **(extra or {}), **settings(executor)}
+
+
+def _call(executor: Executor, argv: Sequence[str], *, benign: str | None = None,
+          env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run one command; exit code 1 is accepted when its output matches ``benign``."""
+    kwargs: dict[str, Any] = {
+        "timeout": float(executor.option("timeout", 60)), "retries": int(executor.option("retries", 3)),
+        "transient": TRANSIENT, "env": env if env is not None else _env(executor),
+    }
+    if benign is None:
+        return run(argv, **kwargs)
+    proc = run(argv, ok_codes=(0, 1), **kwargs)
+    text = (proc.stdout or "") + (proc.stderr or "")
+    if proc.returncode == 0 or re.search(benign, text):
+        return proc
+    return run(argv, **kwargs)  # once more, strictly: retries a transient failure, else raises with stderr
+
+
+# -- pure builders ------------------------------------------------------------------------------
+_FORBIDDEN = re.compile(r"[^\x21-\x7e]|[/:@\\*?$,'\"`]")
+
+
+def job_name(job: JobSpec) -> str:
+    """A legal, readable SGE job name: forbidden characters and blanks become ``_``, no leading digit."""
+    name = re.sub(r"_+", "_", _FORBIDDEN.sub("_", job.name)).strip("_")[:120]
+    if not name:
+        return job.key
+    return name if name[0].isalpha() or name[0] == "_" else f"j{name}"
+
+
+_UNITS = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def _ints(parts: Sequence[str]) -> list[int]:
+    if not all(p.isascii() and p.isdigit() for p in parts):
+        raise ValueError(parts)
+    return [int(p) for p in parts]
+
+
+def time_seconds(value: str) -> int:
+    """Seconds in a duration: ``90``, ``1:30``, ``1:00:00``, ``1:00:00:00``, ``1-12``, ``1-12:00:00``, ``1h30m``.
+
+    :raises InvalidJobError: not a duration.
+    """
+    text = value.strip().lower()
+    try:
+        if re.fullmatch(r"\d+(\.\d+)?", text):
+            return math.ceil(float(text))
+        if "-" in text:  # D-HH[:MM[:SS]]
+            head, rest = text.split("-", 1)
+            days, hms_ = _ints([head])[0], _ints(rest.split(":"))
+            if len(hms_) > 3:
+                raise ValueError(text)
+            h, m, s = hms_ + [0] * (3 - len(hms_))
+            return days * 86400 + h * 3600 + m * 60 + s
+        if ":" in text:  # [[D:]HH:]MM:SS
+            parts = _ints(text.split(":"))
+            if len(parts) > 4:
+                raise ValueError(text)
+            d, h, m, s = [0] * (4 - len(parts)) + parts
+            return d * 86400 + h * 3600 + m * 60 + s
+        match = _UNITS.fullmatch(text)
+        if not match or not any(match.groups()):
+            raise ValueError(text)
+        d, h, m, s = (int(g or 0) for g in match.groups())
+        return d * 86400 + h * 3600 + m * 60 + s
+    except ValueError:
+        raise InvalidJobError(f"{value!r} is not a duration (use HH:MM:SS)", "resources") from None
+
+
+def hms(seconds: int) -> str:
+    """SGE's ``H:MM:SS`` time format."""
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+_MEM = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b|w)?$")
+
+
+def memory_mb(value: str) -> int:
+    """Mebibytes in a memory size (``4gb``, ``4G``, ``512MiB``, ``1.5g``; a bare number is bytes), rounded up.
+
+    :raises InvalidJobError: not a size.
+    """
+    match = _MEM.match(value.strip().lower())
+    if not match:
+        raise InvalidJobError(f"{value!r} is not a memory size (use e.g. 4gb or 512mb)", "resources")
+    power = "bkmgtp".index(match.group(2) or "b")
+    return max(1, math.ceil(float(match.group(1)) * 1024.0**power / 1024**2))
+
+
+def slot_count(resources: Mapping[str, str]) -> int | None:
+    """The CPU count a job asks for (``ncpus``..., or ``nodes=1:ppn=N``); None when it asks for none.
+
+    :raises InvalidJobError: a count that is not a positive integer, or more than one node.
+    """
+    found = None
+    spec = resources.get("nodes", "")
+    nodes, _, rest = spec.partition(":")
+    extra = dict(p.partition("=")[::2] for p in rest.split(":") if p)
+    for key in CPU_KEYS:
+        raw = resources.get(key) or extra.get(key)
+        if raw is not None:
+            found = raw
+            break
+    try:
+        if nodes.strip() and int(nodes) > 1:
+            raise InvalidJobError(f"nodes={nodes}: the SGE executor runs single-node jobs only "
+                                  "(request an MPI parallel environment through extra_args)", "resources")
+        count = None if found is None else int(found)
+    except ValueError:
+        raise InvalidJobError(f"CPU count {found or nodes!r} is not an integer", "resources") from None
+    if count is not None and count < 1:
+        raise InvalidJobError(f"CPU count {count} must be at least 1", "resources")
+    return count
+
+
+def resource_args(resources: Mapping[str, str], *, pe: str = "smp", mem_resource: str = "h_vmem") -> list[str]:
+    """``qsub`` arguments for a job's resources (see the module docstring for the mapping)."""
+    slots = slot_count(resources)
+    args = ["-pe", pe, str(slots)] if slots and slots > 1 else []
+    for key, value in resources.items():
+        if key in CPU_KEYS or key == "nodes":
+            continue
+        if key == "walltime":
+            args += ["-l", f"h_rt={hms(time_seconds(value))}"]
+        elif key == "cput":
+            args += ["-l", f"h_cpu={hms(time_seconds(value))}"]
+        elif key == "mem":
+            args += ["-l", f"{mem_resource}={math.ceil(memory_mb(value) / (slots or 1))}M"]
+        else:
+            args += ["-l", f"{key}={value}"]
+    return args
+
+
+_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _env_args(env: Mapping[str, str]) -> list[str]:
+    bad = [name for name in env if not _VAR.match(name)]
+    if bad:
+        raise InvalidJobError(f"environment variable names {bad} are not valid", "vars")
+    return ["-v", ",".join(sorted(env))] if env else []
+
+
+def _path(path: str) -> str:
+    return f":{path}" if ":" in path else path  # SGE reads "host:path"; an empty host keeps the colon
+
+
+def shell_args(shebang: str | None) -> list[str]:
+    """``-S`` for a script's ``#!`` line, for queues in ``posix_compliant`` mode (others ignore it)."""
+    if not shebang or not shebang.startswith("#!"):
+        return []
+    words = shebang[2:].split()
+    if not words:
+        return []
+    if len(words) == 1 and os.path.basename(words[0]) != "env":
+        return ["-S", words[0]]
+    return ["-S", "/usr/bin/env"]  # env execs the script, so the kernel honours the whole #! line
+
+
+def qsub_argv(qsub: str, executor: Executor, job: JobSpec, shebang: str | None = None) -> list[str]:
+    """The ``qsub`` command line for a job (its environment goes through qsub's own environment)."""
+    resources = {**{str(k): str(v) for k, v in (executor.option("resources") or {}).items()}, **job.resources}
+    queue = job.queue or executor.option("queue")
+    argv = [qsub, "-terse", "-N", job_name(job), "-o", _path(job.stdout), "-e", _path(job.stderr),
+            "-wd", job.workdir]
+    argv += ["-q", queue] if queue else []
+    argv += shell_args(shebang)
+    argv += resource_args(resources, pe=executor.option("pe", "smp"),
+                          mem_resource=executor.option("mem_resource", "h_vmem"))
+    argv += _env_args(job.env)
+    argv += [str(a) for a in executor.option("extra_args") or ()]
+    return [*argv, job.script]
+
+
+# -- the calls ----------------------------------------------------------------------------------
+def _shebang(path: str) -> str | None:
+    try:
+        with open(path, "rb") as script:
+            return script.readline(512).decode(errors="replace").strip()
+    except OSError:
+        return None  # qsub itself reports a missing script
+
+
+def submit(executor: Executor, job: JobSpec) -> str:
+    """Submit a job with one ``qsub``; returns its job number.
+
+    A transient refusal (qmaster unreachable) is retried, but a ``qsub`` that timed out is not:
+    it may have submitted the job, and a second try could run it twice.
+    """
+    argv = qsub_argv(binary(executor, "qsub"), executor, job, _shebang(job.script))
+    retries = int(executor.option("retries", 3))
+    for attempt in range(retries + 1):
+        try:
+            proc = run(argv, timeout=float(executor.option("timeout", 60)), retries=0, transient=TRANSIENT,
+                       env=_env(executor, job.env))
+            return parse_qsub(proc.stdout)
+        except SchedulerCommandError as exc:
+            transient = any(p in exc.stderr.lower() for p in TRANSIENT)
+            if exc.timed_out or not transient or attempt == retries:
+                raise
+            time.sleep(0.5 * 2**attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def queued_jobs(executor: Executor) -> list[QueuedJob]:
+    """Every job of the executor's user that qstat lists, from one ``qstat -xml -u USER``."""
+    user = str(executor.option("user") or getpass.getuser())
+    return parse_qstat_xml(_call(executor, [binary(executor, "qstat"), "-xml", "-u", user]).stdout)
+
+
+def job_details(executor: Executor, job_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    """``qstat -j`` fields of the given jobs, by job number (one call; unknown ids are left out)."""
+    if not job_ids:
+        return {}
+    argv = [binary(executor, "qstat"), "-j", ",".join(job_ids)]
+    return parse_qstat_j(_call(executor, argv, benign=r"do not exist").stdout)
+
+
+def accounting(executor: Executor, cluster_id: str) -> dict[str, str] | None:
+    """The latest ``qacct -j`` record of a job (``N`` or array task ``N.T``); None when there is none."""
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", cluster_id):
+        return None  # not an SGE id (qacct would take it for a job name pattern)
+    number, _, task = cluster_id.partition(".")
+    argv = [binary(executor, "qacct"), "-j", number] + (["-t", task] if task else [])
+    proc = _call(executor, argv, benign=r"not found")
+    return last_record(parse_qacct(proc.stdout), int(task) if task.isascii() and task.isdigit() else None)
+
+
+def delete(executor: Executor, cluster_ids: Sequence[str]) -> list[str]:
+    """``qdel`` all the ids in one call; returns those SGE accepted (unknown ids are no error)."""
+    argv = [binary(executor, "qdel"), *cluster_ids]
+    proc = _call(executor, argv, benign=r"does not exist")
+    accepted, _missing, other = parse_qdel(proc.stdout + "\n" + proc.stderr)
+    if proc.returncode != 0 and other and not accepted:
+        raise SchedulerCommandError(argv, proc.returncode, "\n".join(other))
+    numbers = set(accepted)
+    return [cid for cid in cluster_ids if cid.partition(".")[0] in numbers]

@@ -1,0 +1,1 @@
+"""Tests of the pbs executor plugin (paraschut-pbs)."""

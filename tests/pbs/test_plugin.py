@@ -1,0 +1,149 @@
+"""The hooks against fake Torque and PBS Pro commands (recorded outputs, scripted exit codes), not a cluster."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from paraschut.errors import SchedulerCommandError, SchedulerNotFoundError
+from paraschut.manager import ExecutorManager
+from paraschut.models import COMPLETE, FAILED, RUN, Executor, JobSpec
+from paraschut.testing.contract import HOSTILE_VALUES
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FAKE = f"""#!{sys.executable}
+import json, os, pathlib, sys
+d = pathlib.Path(os.environ["FAKE_PBS"]); tool = pathlib.Path(sys.argv[0]).name
+env = {{k: v for k, v in os.environ.items() if k.startswith("PSU_")}}
+with open(d / "calls.jsonl", "a") as log:
+    log.write(json.dumps({{"tool": tool, "argv": sys.argv[1:], "env": env}}) + "\\n")
+def part(ext, default=""):
+    path = d / f"{{tool}}.{{ext}}"
+    return path.read_text() if path.exists() else default
+if sys.argv[1:] == ["--version"]:
+    sys.stdout.write(part("version")); sys.exit(0)
+sys.stdout.write(part("json" if "-F" in sys.argv else "out")); sys.stderr.write(part("err"))
+sys.exit(int(part("rc", "0")))
+"""
+
+
+class Fake:
+    """A bin dir of fake qsub/qstat/qdel answering from files in it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        for tool in ("qsub", "qstat", "qdel"):
+            (path / tool).write_text(FAKE)
+            (path / tool).chmod(0o755)
+
+    def answer(self, tool: str, out: str = "", err: str = "", rc: int = 0, **parts: str) -> None:
+        for ext, text in {"out": out, "err": err, "rc": str(rc), **parts}.items():
+            (self.path / f"{tool}.{ext}").write_text(text)
+
+    def calls(self, tool: str) -> list[dict[str, Any]]:
+        log = self.path / "calls.jsonl"
+        lines = log.read_text().splitlines() if log.exists() else []
+        return [c for c in map(json.loads, lines) if c["tool"] == tool and c["argv"] != ["--version"]]
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fake:
+    monkeypatch.setenv("FAKE_PBS", str(tmp_path))
+    return Fake(tmp_path)
+
+
+@pytest.fixture
+def manager() -> ExecutorManager:
+    return ExecutorManager()
+
+
+def executor(fake: Fake, **options: Any) -> Executor:
+    return Executor("pbs", {"bin_dir": str(fake.path), "retries": 1, **options})
+
+
+def job(tmp_path: Path) -> JobSpec:
+    return JobSpec(batch_id=1, job_index=2, name="step one", script=str(tmp_path / "job.sh"), workdir=str(tmp_path),
+                   stdout=str(tmp_path / "o"), stderr=str(tmp_path / "e"), env=HOSTILE_VALUES)
+
+
+def test_torque_submit_passes_values_in_the_environment(fake: Fake, manager: ExecutorManager) -> None:
+    fake.answer("qstat", version="Version: 6.1.2\n")
+    fake.answer("qsub", out=(FIXTURES / "torque-qsub.txt").read_text())
+    sub = manager.submit(executor(fake), job(fake.path))
+    assert (sub.cluster_id, sub.stdout) == ("4101.head.example.org", str(fake.path / "o"))
+    (call,) = fake.calls("qsub")
+    assert call["argv"][call["argv"].index("-v") + 1] == ",".join(sorted(HOSTILE_VALUES))
+    assert call["env"] == HOSTILE_VALUES
+    assert call["argv"][-3:] == ["-d", str(fake.path), str(fake.path / "job.sh")]
+
+
+def test_torque_status_is_one_call_and_unknown_ids_are_left_out(fake: Fake, manager: ExecutorManager) -> None:
+    fake.answer("qstat", version="Version: 6.1.2\n", out=(FIXTURES / "torque-qstat-f.txt").read_text(),
+                err="qstat: Unknown Job Id Error 999.head.example.org\n", rc=153)
+    ids = ["4101.head.example.org", "4096.head.example.org", "4095.head.example.org", "999.head.example.org"]
+    statuses = manager.status(executor(fake), ids)
+    assert {k: (v.state, v.exit_code) for k, v in statuses.items()} == {
+        "4101.head.example.org": (RUN, None), "4096.head.example.org": (FAILED, 7),
+        "4095.head.example.org": (COMPLETE, 0),
+    }
+    assert [c["argv"] for c in fake.calls("qstat")] == [["-f", *ids]]
+    assert manager.summary(executor(fake), "999.head.example.org") == {}
+    assert manager.summary(executor(fake), "4096")["exit_status"] == "7"
+
+
+def test_a_server_that_does_not_answer_is_an_error_after_retries(fake: Fake, manager: ExecutorManager) -> None:
+    fake.answer("qstat", version="Version: 6.1.2\n", err="qstat: cannot connect to server head (errno=111)\n", rc=111)
+    with pytest.raises(SchedulerCommandError, match="cannot connect") as error:
+        manager.status(executor(fake), ["1.head"])
+    assert error.value.returncode == 111 and error.value.argv[-2:] == ["-f", "1.head"]
+    assert len(fake.calls("qstat")) == 2  # retried once (retries=1)
+
+
+def test_pro_reads_history_as_json_and_falls_back_to_text(fake: Fake, manager: ExecutorManager) -> None:
+    fake.answer("qstat", version="pbs_version = 19.1.3\n", json='{"Jobs": {"1231.pbsserver": {"comment": "\\q"}}}',
+                out=(FIXTURES / "pro-qstat-x-f.txt").read_text())
+    statuses = manager.status(executor(fake), ["1231.pbsserver", "1229.pbsserver"])
+    assert {k: (v.state, v.exit_code) for k, v in statuses.items()} == {"1231.pbsserver": (FAILED, 7)}
+    assert [c["argv"] for c in fake.calls("qstat")] == [
+        ["-f", "-x", "-F", "json", "1231.pbsserver", "1229.pbsserver"],
+        ["-f", "-x", "1231.pbsserver", "1229.pbsserver"],
+    ]
+
+
+def test_pro_json(fake: Fake, manager: ExecutorManager) -> None:
+    fake.answer("qstat", version="pbs_version = 19.1.3\n", json=(FIXTURES / "pro-qstat-f-json.txt").read_text())
+    statuses = manager.status(executor(fake), ["1230.pbsserver", "1234.pbsserver"])
+    assert {k: v.state for k, v in statuses.items()} == {"1230.pbsserver": COMPLETE, "1234.pbsserver": RUN}
+    assert len(fake.calls("qstat")) == 1
+
+
+def test_cancel_skips_ids_the_server_refused(fake: Fake, manager: ExecutorManager) -> None:
+    fake.answer("qstat", version="Version: 6.1.2\n")
+    fake.answer("qdel", err="qdel: Unknown Job Id 12.head\n", rc=153)
+    assert manager.cancel(executor(fake), ["11.head", "12.head", "112.head"]) == ["11.head", "112.head"]
+    assert [c["argv"] for c in fake.calls("qdel")] == [["11.head", "12.head", "112.head"]]
+    fake.answer("qdel", err="qdel: Connection refused\n", rc=1)
+    with pytest.raises(SchedulerCommandError):
+        manager.cancel(executor(fake), ["11.head"])
+
+
+def test_missing_commands_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, manager: ExecutorManager) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SchedulerNotFoundError, match="/qsub' not found"):
+        manager.submit(Executor("pbs", {"bin_dir": str(tmp_path), "flavour": "torque"}), job(tmp_path))
+    with pytest.raises(SchedulerNotFoundError, match="'qstat'"):
+        manager.status(Executor("pbs", {"flavour": "pro"}), ["1"])
+
+
+def test_bin_dir_is_never_left_for_path(fake: Fake, tmp_path_factory: pytest.TempPathFactory,
+                                        monkeypatch: pytest.MonkeyPatch, manager: ExecutorManager) -> None:
+    # With Grid Engine installed, PATH's qsub is SGE's: a wrong bin_dir must fail, not submit there.
+    monkeypatch.setenv("PATH", str(fake.path))
+    empty = tmp_path_factory.mktemp("empty")
+    with pytest.raises(SchedulerNotFoundError, match=f"'{empty}/qsub'"):
+        manager.submit(Executor("pbs", {"bin_dir": str(empty), "flavour": "torque"}), job(fake.path))
+    assert fake.calls("qsub") == []
