@@ -44,6 +44,7 @@ def index_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     monkeypatch.setenv("PARASCHUT_JOB_DIR", str(home / "jobs"))
     monkeypatch.setenv("PARASCHUT_CONFIG", str(home / "none.toml"))
     monkeypatch.setenv("PARASCHUT_STATUS_INTERVAL", "0")  # every poll asks the executor
+    monkeypatch.setenv("PARASCHUT_MISSING_GRACE", "0")  # an absent job is missing at once
     monkeypatch.delenv("PARASCHUT_EXECUTOR", raising=False)
     monkeypatch.delenv("PARASCHUT_MAX_JOBS", raising=False)
     for var in ("PARASCHUT_BATCH_ID", "PARASCHUT_JOB_INDEX", "PARASCHUT_SPAWN_ID", "PARASCHUT_SPAWN_COUNT"):

@@ -20,7 +20,7 @@ def _states(batch: int) -> dict[int, str]:
 
 
 # -- preparation ---------------------------------------------------------------------------------
-def test_job_template_has_the_readme_fields(env) -> None:  # noqa: ANN001
+def test_job_template_has_the_readme_fields(env) -> None:
     before = int(time.time())
     template = psu.get_job_template(SetID=True)
     assert before <= template["BatchID"] <= int(time.time())
@@ -33,7 +33,7 @@ def test_job_template_has_the_readme_fields(env) -> None:  # noqa: ANN001
     assert psu.get_job_template()["resources"]["mem"] == "1gb"
 
 
-def test_job_template_takes_defaults_from_the_config_file(env, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_job_template_takes_defaults_from_the_config_file(env, monkeypatch: pytest.MonkeyPatch) -> None:
     config = env.home / "psu.toml"
     config.write_text('[template]\nqueue = "short"\npriority = 5\n[template.resources]\nmem = "8gb"\n')
     monkeypatch.setenv("PARASCHUT_CONFIG", str(config))
@@ -41,7 +41,7 @@ def test_job_template_takes_defaults_from_the_config_file(env, monkeypatch: pyte
     assert (template["queue"], template["priority"], template["resources"]) == ("short", 5, {"mem": "8gb"})
 
 
-def test_generate_script_replaces_fields(env, tmp_path: Path) -> None:  # noqa: ANN001
+def test_generate_script_replaces_fields(env, tmp_path: Path) -> None:
     template = tmp_path / "tmpl.sh"
     template.write_text("echo @name @BatchID @JobIndex @data_type @PYTHON @DB @JOBDIR @unknown @BatchIDx\n")
     info = {**psu.get_job_template(), "BatchID": 42, "JobIndex": 3, "name": "sample", "script": str(template)}
@@ -58,7 +58,7 @@ def test_generate_script_replaces_fields(env, tmp_path: Path) -> None:  # noqa: 
     assert template.read_text().startswith("echo @name")
 
 
-def test_generate_script_with_an_explicit_template_and_errors(env, tmp_path: Path) -> None:  # noqa: ANN001
+def test_generate_script_with_an_explicit_template_and_errors(env, tmp_path: Path) -> None:
     template = tmp_path / "t.py"
     template.write_text("#!/usr/bin/env python\nprint('@JobIndex')\n")
     info = {"BatchID": 1, "JobIndex": 0}
@@ -69,14 +69,14 @@ def test_generate_script_with_an_explicit_template_and_errors(env, tmp_path: Pat
         psu.generate_script({"BatchID": None, "JobIndex": 0, "script": str(template)})
 
 
-def test_generate_script_inserts_values_verbatim(env, tmp_path: Path) -> None:  # noqa: ANN001
+def test_generate_script_inserts_values_verbatim(env, tmp_path: Path) -> None:
     template = tmp_path / "tmpl.sh"
     template.write_text("#!/bin/sh\necho @note\n")
     info = {"BatchID": 1, "JobIndex": 0, "note": "mail me @DB", "script": str(template)}
     assert Path(psu.generate_script(info)).read_text() == "#!/bin/sh\necho mail me @DB\n"
 
 
-def test_generate_data_writes_json_not_pickle(env) -> None:  # noqa: ANN001
+def test_generate_data_writes_json_not_pickle(env) -> None:
     info = {"BatchID": 7, "JobIndex": 2}
     data = {"reads": [1, 2, (3, 4)], "name": "x", "ok": True, "none": None}
     path = psu.generate_data(info, data)
@@ -99,7 +99,7 @@ def _map_reduce(batch: int = 100) -> None:
     assert psu.add_batch_to_queue(batch, jobs) == 5
 
 
-def test_readme_workflow_submits_priority_groups_in_order(env) -> None:  # noqa: ANN001
+def test_readme_workflow_submits_priority_groups_in_order(env) -> None:
     _map_reduce()
     assert (env.job_dir / "100").is_dir()
     assert psu.submit_jobs() == 4
@@ -117,7 +117,7 @@ def test_readme_workflow_submits_priority_groups_in_order(env) -> None:  # noqa:
     assert _states(100) == {0: "complete", 1: "complete", 2: "complete", 3: "complete", 4: "submit"}
 
 
-def test_submitted_jobs_record_executor_cluster_id_and_logs(env) -> None:  # noqa: ANN001
+def test_submitted_jobs_record_executor_cluster_id_and_logs(env) -> None:
     psu.add_batch_to_queue(1, [job(0, vars={"SAMPLE": "a b"}, queue="short")])
     psu.submit_jobs()
     info = psu.get_job_info(1, 0)
@@ -129,7 +129,7 @@ def test_submitted_jobs_record_executor_cluster_id_and_logs(env) -> None:  # noq
     assert str(env.job_dir / "1" / "logs" / "0.0.out") in line
 
 
-def test_get_queue_verbose_false_groups_by_batch(env) -> None:  # noqa: ANN001
+def test_get_queue_verbose_false_groups_by_batch(env) -> None:
     psu.add_batch_to_queue(2, [job(0), job(1)])
     psu.add_batch_to_queue(1, [job(0, name="other")])
     got = psu.get_queue(Verbose=False)
@@ -139,7 +139,7 @@ def test_get_queue_verbose_false_groups_by_batch(env) -> None:  # noqa: ANN001
     assert psu.get_queue(Filter="BatchID = 3", Verbose=False) == {}
 
 
-def test_get_queue_prints_titles_states_and_summary(env, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+def test_get_queue_prints_titles_states_and_summary(env, capsys: pytest.CaptureFixture[str]) -> None:
     _map_reduce(100)
     psu.add_batch_to_queue(200, [job(i, name="Yang_2015") for i in range(3)])
     psu.submit_jobs(Filter="BatchID = 100")
@@ -158,7 +158,7 @@ def test_get_queue_prints_titles_states_and_summary(env, capsys: pytest.CaptureF
     assert "complete: 2/8" in summary
 
 
-def test_get_queue_display_limits_the_states_shown(env, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+def test_get_queue_display_limits_the_states_shown(env, capsys: pytest.CaptureFixture[str]) -> None:
     _map_reduce(100)
     psu.add_batch_to_queue(200, [job(0, name="idle")])
     psu.submit_jobs(Filter="BatchID = 100")
@@ -178,7 +178,7 @@ def _spread(batch: int) -> None:
         psu.set_job_field(batch, i, Value=state, Unless={})
 
 
-def test_set_batch_field_default_keeps_complete_and_collected(env) -> None:  # noqa: ANN001
+def test_set_batch_field_default_keeps_complete_and_collected(env) -> None:
     _spread(1)
     _spread(2)
     assert psu.set_batch_field(1) == 4
@@ -186,13 +186,13 @@ def test_set_batch_field_default_keeps_complete_and_collected(env) -> None:  # n
     assert _states(2)[5] == "failed"
 
 
-def test_set_batch_field_unless_empty_resets_all(env) -> None:  # noqa: ANN001
+def test_set_batch_field_unless_empty_resets_all(env) -> None:
     _spread(1)
     psu.set_batch_field(1, Unless={})
     assert set(_states(1).values()) == {"init"}
 
 
-def test_set_batch_field_takes_get_queue_output(env) -> None:  # noqa: ANN001
+def test_set_batch_field_takes_get_queue_output(env) -> None:
     _spread(1)
     _spread(2)
     selection = psu.get_queue(Filter="state = 'failed' AND BatchID = 2", Verbose=False)
@@ -202,7 +202,7 @@ def test_set_batch_field_takes_get_queue_output(env) -> None:  # noqa: ANN001
     assert _states(1)[3] == "complete" and _states(1)[4] == "held"
 
 
-def test_set_job_field_with_a_list_of_job_indices(env) -> None:  # noqa: ANN001
+def test_set_job_field_with_a_list_of_job_indices(env) -> None:
     _spread(1)
     assert psu.set_job_field(1, [3, 4, 5], Unless={}) == 3
     assert [_states(1)[i] for i in (3, 4, 5)] == ["init", "init", "init"]
@@ -211,7 +211,7 @@ def test_set_job_field_with_a_list_of_job_indices(env) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("field", ["BatchID", "JobIndex", "updated", "version", "", 5])
-def test_set_field_refuses_identity_fields(env, field: object) -> None:  # noqa: ANN001
+def test_set_field_refuses_identity_fields(env, field: object) -> None:
     psu.add_batch_to_queue(1, [job(0)])
     with pytest.raises(psu.InvalidJobError):
         psu.set_batch_field(1, Field=field, Value=1)
@@ -220,7 +220,7 @@ def test_set_field_refuses_identity_fields(env, field: object) -> None:  # noqa:
 
 
 # -- cancelling and removing -------------------------------------------------------------------------
-def test_qdel_returns_jobs_to_init(env) -> None:  # noqa: ANN001
+def test_qdel_returns_jobs_to_init(env) -> None:
     psu.add_batch_to_queue(1, [job(i) for i in range(4)])
     psu.add_batch_to_queue(2, [job(0)])
     psu.submit_jobs()
@@ -232,14 +232,14 @@ def test_qdel_returns_jobs_to_init(env) -> None:  # noqa: ANN001
     assert _states(2) == {0: "submit"}
 
 
-def test_qdel_asks_the_executor_to_cancel(env) -> None:  # noqa: ANN001
+def test_qdel_asks_the_executor_to_cancel(env) -> None:
     psu.add_batch_to_queue(1, [job(0), job(1)])
     psu.submit_jobs(Executor="fake")
     assert psu.qdel_batch(1) == 2
     assert sorted(env.fake.cancelled) == ["fake-0", "fake-1"]
 
 
-def test_remove_batch_removes_rows_and_folder(env) -> None:  # noqa: ANN001
+def test_remove_batch_removes_rows_and_folder(env) -> None:
     psu.add_batch_to_queue(1, [job(0), job(1)])
     psu.add_batch_to_queue(2, [job(0)])
     psu.submit_jobs()
@@ -255,7 +255,7 @@ def test_remove_batch_removes_rows_and_folder(env) -> None:  # noqa: ANN001
         psu.get_job_info(1, 0)
 
 
-def test_remove_batch_never_deletes_a_folder_outside_the_job_dir(env, tmp_path: Path) -> None:  # noqa: ANN001
+def test_remove_batch_never_deletes_a_folder_outside_the_job_dir(env, tmp_path: Path) -> None:
     psu.add_batch_to_queue(1, [job(0)])
     own = tmp_path / "mine"
     own.mkdir()
@@ -265,14 +265,14 @@ def test_remove_batch_never_deletes_a_folder_outside_the_job_dir(env, tmp_path: 
     assert own.is_dir()
 
 
-def test_remove_batch_with_part_of_a_batch_keeps_its_folder(env) -> None:  # noqa: ANN001
+def test_remove_batch_with_part_of_a_batch_keeps_its_folder(env) -> None:
     psu.add_batch_to_queue(1, [job(0), job(1)])
     psu.remove_batch(psu.get_queue(Filter="JobIndex = 0", Verbose=False))
     assert [j["JobIndex"] for j in psu.get_queue(Verbose=False)[1]] == [1]
     assert (env.job_dir / "1").is_dir()
 
 
-def test_remove_batch_by_state(env) -> None:  # noqa: ANN001
+def test_remove_batch_by_state(env) -> None:
     psu.add_batch_to_queue(1, [job(0), job(1, state="complete")])
     psu.add_batch_to_queue(2, [job(0, state="complete")])
     psu.add_batch_to_queue(3, [job(0, state="failed")])
@@ -285,7 +285,7 @@ def test_remove_batch_by_state(env) -> None:  # noqa: ANN001
     assert get_session().index.batch_ids() == []
 
 
-def test_remove_batch_by_state_cancels_active_jobs(env) -> None:  # noqa: ANN001
+def test_remove_batch_by_state_cancels_active_jobs(env) -> None:
     psu.add_batch_to_queue(1, [job(0), job(1)])
     psu.submit_jobs(Executor="fake")
     assert psu.remove_batch_by_state("submit") == 2
@@ -293,7 +293,7 @@ def test_remove_batch_by_state_cancels_active_jobs(env) -> None:  # noqa: ANN001
 
 
 # -- logs -------------------------------------------------------------------------------------------
-def _runs_with_logs(env) -> list[dict]:  # noqa: ANN001
+def _runs_with_logs(env) -> list[dict]:
     psu.add_batch_to_queue(1, [job(0)])
     for run in range(2):
         psu.submit_jobs()
@@ -306,7 +306,7 @@ def _runs_with_logs(env) -> list[dict]:  # noqa: ANN001
     return [dict(r) for r in rows]
 
 
-def test_print_log_prints_the_last_run(env, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+def test_print_log_prints_the_last_run(env, capsys: pytest.CaptureFixture[str]) -> None:
     rows = _runs_with_logs(env)
     assert rows[1]["stdout"].endswith("0.1.out")
     text = psu.print_log(1, 0)
@@ -314,7 +314,7 @@ def test_print_log_prints_the_last_run(env, capsys: pytest.CaptureFixture[str]) 
     assert text.splitlines() == [f"run1 out line {i}" for i in range(20, 50)]
 
 
-def test_print_log_options(env) -> None:  # noqa: ANN001
+def test_print_log_options(env) -> None:
     _runs_with_logs(env)
     assert psu.print_log(1, 0, "stderr", Verbose=False) == "run1 ERROR: boom\nrun1 warning: meh"
     assert psu.print_log(1, 0, "stderr", 0, Verbose=False).startswith("run0 ERROR")
@@ -324,7 +324,7 @@ def test_print_log_options(env) -> None:  # noqa: ANN001
     assert len(psu.print_log(1, 0, Lines=None, Verbose=False).splitlines()) == 50
 
 
-def test_print_log_errors(env) -> None:  # noqa: ANN001
+def test_print_log_errors(env) -> None:
     psu.add_batch_to_queue(1, [job(0), job(1)])
     with pytest.raises(psu.JobNotFoundError):
         psu.print_log(1, 9)
@@ -340,7 +340,7 @@ def test_print_log_errors(env) -> None:  # noqa: ANN001
 
 
 # -- submitting one job / one batch ------------------------------------------------------------------
-def test_submit_one_job_ignores_priority_but_not_state(env) -> None:  # noqa: ANN001
+def test_submit_one_job_ignores_priority_but_not_state(env) -> None:
     psu.add_batch_to_queue(1, [job(0, priority=5), job(1, priority=1), job(2, state="complete")])
     assert psu.submit_one_job(1, 1) == 1
     assert psu.submit_one_job(1, 1) == 0
@@ -350,7 +350,7 @@ def test_submit_one_job_ignores_priority_but_not_state(env) -> None:  # noqa: AN
         psu.submit_one_job(1, 9)
 
 
-def test_submit_one_batch_follows_the_batch_priorities(env) -> None:  # noqa: ANN001
+def test_submit_one_batch_follows_the_batch_priorities(env) -> None:
     psu.add_batch_to_queue(1, [job(0, priority=2), job(1, priority=2), job(2, priority=1)])
     psu.add_batch_to_queue(2, [job(0)])
     assert psu.submit_one_batch(1) == 2
@@ -359,13 +359,13 @@ def test_submit_one_batch_follows_the_batch_priorities(env) -> None:  # noqa: AN
         psu.submit_one_batch(3)
 
 
-def test_submit_one_batch_ignores_other_batches(env) -> None:  # noqa: ANN001
+def test_submit_one_batch_ignores_other_batches(env) -> None:
     psu.add_batch_to_queue(1, [job(0, priority=150)])
     psu.add_batch_to_queue(2, [job(0), job(1)])
     assert psu.submit_one_batch(2) == 2
 
 
-def test_submit_jobs_with_an_unknown_executor_lists_the_known_ones(env) -> None:  # noqa: ANN001
+def test_submit_jobs_with_an_unknown_executor_lists_the_known_ones(env) -> None:
     psu.add_batch_to_queue(1, [job(0)])
     before = dump(env.db)
     with pytest.raises(psu.UnknownExecutorError) as error:
@@ -375,7 +375,7 @@ def test_submit_jobs_with_an_unknown_executor_lists_the_known_ones(env) -> None:
     assert dump(env.db) == before
 
 
-def test_a_refused_submission_returns_the_rest_to_init(env) -> None:  # noqa: ANN001
+def test_a_refused_submission_returns_the_rest_to_init(env) -> None:
     psu.add_batch_to_queue(1, [job(0), job(1, script=""), job(2)])
     with pytest.raises(psu.InvalidJobError):
         psu.submit_jobs()
@@ -385,10 +385,88 @@ def test_a_refused_submission_returns_the_rest_to_init(env) -> None:  # noqa: AN
     assert script_lines(env.script) == ["psu1_0", "psu1_2"]
 
 
-def test_periodic_submitter_stops_when_nothing_is_left(env, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+def test_periodic_submitter_stops_when_nothing_is_left(env, capsys: pytest.CaptureFixture[str]) -> None:
     psu.add_batch_to_queue(1, [job(0, state="complete")])
     psu.periodic_submitter(Interval=0, MaxIterations=5)
     psu.add_batch_to_queue(2, [job(0)])
     psu.periodic_submitter(Interval=0, MaxIterations=2)
     assert "submitted 1 job" in capsys.readouterr().out
     assert script_lines(env.script) == ["psu2_0"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: api._cancel returns a spawning job to init but leaves its spawns rows in 'submit'/'run'; "
+        "submission._active_count keeps counting them, so MaxJobs stays used up by jobs that are not queued"
+    ),
+)
+def test_qdel_of_a_spawning_job_frees_its_slots(env) -> None:
+    psu.add_batch_to_queue(1, [job(0, priority=5)])
+    psu.add_batch_to_queue(2, [job(i) for i in range(5)])
+    psu.submit_jobs(Filter="BatchID = 1")
+    psu.spawn_submit(psu.get_job_info(1, 0), 3)
+    assert psu.qdel_job(1, 0) == 1
+    assert psu.get_job_info(1, 0)["state"] == "init"
+    assert psu.submit_jobs(MaxJobs=3, Filter="BatchID = 2") == 3
+
+
+@pytest.mark.parametrize(("field", "value"), [("priority", "high"), ("priority", None), ("vars", ["A"]), ("name", 5)])
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: api._set_field does not run jobinfo.check_fields (update_job does), so set_job_field stores "
+        "priority='high' (a text priority outranks every number in SQL and blocks the batch), vars=[...], "
+        "name=5; priority=None escapes as a raw sqlite3.IntegrityError"
+    ),
+)
+def test_set_job_field_checks_field_types(env, field: str, value: object) -> None:
+    psu.add_batch_to_queue(1, [job(0)])
+    before = dump(env.db)
+    with pytest.raises(psu.InvalidJobError):
+        psu.set_job_field(1, 0, Field=field, Value=value)
+    assert dump(env.db) == before
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        pytest.param(
+            'say "hi"',
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason=(
+                    'BUG: api._set_field builds the JSON path as $."<field>" without escaping, so a field name with a '
+                    "double quote is not set (SQLite reads another path) while set_job_field reports 1 job changed"
+                ),
+            ),
+        ),
+        "a.b",
+        "x[0]",
+        "$",
+        "it's",
+        "é",
+    ],
+)
+def test_set_job_field_stores_any_field_name(env, field: str) -> None:
+    psu.add_batch_to_queue(1, [job(0, keep=1)])
+    assert psu.set_job_field(1, 0, Field=field, Value=[1, "two"]) == 1
+    got = psu.get_job_info(1, 0)
+    assert got[field] == [1, "two"] and got["keep"] == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: api.remove_batch/_cancel raise UnknownExecutorError when a job's executor is no longer "
+        "installed, and nothing is removed: the index cannot be cleaned after uninstalling a plugin "
+        "(cancel what can be cancelled, warn about the rest, remove the rows)"
+    ),
+)
+def test_remove_batch_works_after_its_executor_was_uninstalled(env) -> None:
+    psu.add_batch_to_queue(1, [job(0)])
+    psu.submit_jobs()
+    with psu.locked_job(1, 0) as j:
+        j["executor"] = "gone"
+    assert psu.remove_batch(1) == 1
+    assert psu.get_queue(Verbose=False) == {}

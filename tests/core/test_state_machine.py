@@ -24,7 +24,10 @@ from paraschut.plugins import get_plugin_manager
 
 from ._fakes import FakeExecutor
 
-ENV_KEYS = ("PARASCHUT_DB", "PARASCHUT_JOB_DIR", "PARASCHUT_CONFIG", "PARASCHUT_STATUS_INTERVAL", "PARASCHUT_EXECUTOR")
+ENV_KEYS = (
+    "PARASCHUT_DB", "PARASCHUT_JOB_DIR", "PARASCHUT_CONFIG", "PARASCHUT_STATUS_INTERVAL", "PARASCHUT_EXECUTOR",
+    "PARASCHUT_MISSING_GRACE",
+)
 Key = tuple[int, int]
 
 
@@ -38,6 +41,7 @@ class JobStates(RuleBasedStateMachine):
         os.environ.update(
             PARASCHUT_DB=os.path.join(self.tmp, "jobs.sqlite"), PARASCHUT_JOB_DIR=os.path.join(self.tmp, "jobs"),
             PARASCHUT_CONFIG=os.path.join(self.tmp, "none.toml"), PARASCHUT_STATUS_INTERVAL="0",
+            PARASCHUT_MISSING_GRACE="0",
             PARASCHUT_EXECUTOR="fake",
         )
         paraschut.session.reset_sessions()

@@ -23,6 +23,7 @@ ENV = {
     "journal_mode": "PARASCHUT_JOURNAL_MODE",
     "busy_timeout": "PARASCHUT_BUSY_TIMEOUT",
     "status_interval": "PARASCHUT_STATUS_INTERVAL",
+    "missing_grace": "PARASCHUT_MISSING_GRACE",
 }
 JOURNAL_MODES = ("auto", "wal", "delete", "truncate", "persist")
 
@@ -40,6 +41,7 @@ def _defaults() -> dict[str, Any]:
         "journal_mode": "auto",
         "busy_timeout": 30.0,
         "status_interval": 5.0,
+        "missing_grace": 30.0,
     }
 
 
@@ -83,6 +85,7 @@ class Settings:
     journal_mode: str
     busy_timeout: float
     status_interval: float
+    missing_grace: float
     executors: Mapping[str, Mapping[str, Any]] = field(factory=dict)
     template: Mapping[str, Any] = field(factory=dict)
     sources: Mapping[str, str] = field(factory=dict)
@@ -160,6 +163,7 @@ def _build(**overrides: Any) -> Settings:
         journal_mode=_journal(values["journal_mode"]),
         busy_timeout=_float("busy_timeout", values["busy_timeout"]),
         status_interval=_float("status_interval", values["status_interval"]),
+        missing_grace=_float("missing_grace", values["missing_grace"]),
         executors=dict(from_file.get("executors", {})),
         template=dict(from_file.get("template", {})),
         sources=sources,

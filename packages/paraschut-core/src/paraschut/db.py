@@ -293,17 +293,27 @@ class JobIndex:
             conn.execute("DELETE FROM batches WHERE BatchID NOT IN (SELECT DISTINCT BatchID FROM jobs)")
         return [(r[0], r[1]) for r in gone]
 
-    def load_snapshot(self, executor: str) -> tuple[float, set[str], dict[str, str]] | None:
-        """The last status snapshot of an executor: (time, ids asked about, state by id)."""
+    def load_snapshot(self, executor: str) -> tuple[float, set[str], dict[str, str], dict[str, float]] | None:
+        """The last status snapshot of an executor: (time, ids asked about, state by id, since when
+        each absent id has been absent)."""
         rows = self.query("SELECT taken, payload FROM status_snapshots WHERE executor=?", (executor,))
         if not rows:
             return None
         payload = json.loads(rows[0]["payload"])
-        return float(rows[0]["taken"]), set(payload["asked"]), dict(payload["states"])
+        return (
+            float(rows[0]["taken"]), set(payload["asked"]), dict(payload["states"]),
+            dict(payload.get("absent_since", {})),
+        )
 
-    def save_snapshot(self, executor: str, taken: float, asked: Sequence[str], states: Mapping[str, str]) -> None:
+    def save_snapshot(
+        self, executor: str, taken: float, asked: Sequence[str], states: Mapping[str, str],
+        absent_since: Mapping[str, float],
+    ) -> None:
         """Store an executor's status snapshot for other processes to reuse."""
-        payload = json.dumps({"asked": list(asked), "states": dict(states)}, separators=(",", ":"))
+        payload = json.dumps(
+            {"asked": list(asked), "states": dict(states), "absent_since": dict(absent_since)},
+            separators=(",", ":"),
+        )
         with self.write() as conn:
             conn.execute(
                 "INSERT INTO status_snapshots (executor, taken, payload) VALUES (?, ?, ?) "

@@ -110,24 +110,42 @@ def _poll(
     """Statuses for the targets: a fresh scheduler call, or another process's recent snapshot.
 
     A snapshot younger than ``status_interval`` is reused when it covers every target (targets
-    submitted after it was taken count as queued). Returns (statuses, fresh).
+    submitted after it was taken count as queued). An id the scheduler does not know counts as
+    absent (missing) only once it has been absent for ``missing_grace`` seconds: accounting
+    records can lag behind a job leaving the queue. Returns (statuses, fresh).
     """
     interval = session.settings.status_interval
-    if not force and interval > 0:
-        snap = session.index.load_snapshot(name)
-        if snap is not None and time.time() - snap[0] < interval:
-            taken, asked, states = snap
-            if all(cid in asked or submitted >= taken for _, _, cid, submitted in targets):
-                statuses = {cid: JobStatus(cid, state) for cid, state in states.items()}
-                for _, _, cid, _ in targets:
-                    if cid not in asked:
-                        statuses[cid] = JobStatus(cid, SUBMIT, raw_state="newer than snapshot")
-                return statuses, False
+    snap = session.index.load_snapshot(name)
+    now = time.time()
+    if not force and interval > 0 and snap is not None and now - snap[0] < interval:
+        taken, asked, states, absent = snap
+        if all(cid in asked or submitted >= taken for _, _, cid, submitted in targets):
+            statuses = {cid: JobStatus(cid, state) for cid, state in states.items()}
+            for _, _, cid, _ in targets:
+                if cid not in asked or _young(session, absent.get(cid), now):
+                    statuses.setdefault(cid, JobStatus(cid, SUBMIT, raw_state="not yet confirmed"))
+            return statuses, False
     ids = [cid for _, _, cid, _ in targets]
-    taken = time.time()
     statuses = session.manager.status(session.executor(name), ids)
-    session.index.save_snapshot(name, taken, ids, {cid: s.state for cid, s in statuses.items()})
+    before = snap[3] if snap is not None else {}
+    absent = {cid: before.get(cid, now) for cid in ids if cid not in statuses}
+    session.index.save_snapshot(name, now, ids, {cid: s.state for cid, s in statuses.items()}, absent)
+    for cid, since in absent.items():
+        if _young(session, since, now):
+            statuses[cid] = JobStatus(cid, SUBMIT, raw_state="absent, within missing_grace")
     return statuses, True
+
+
+def _young(session: Session, since: float | None, now: float) -> bool:
+    return since is not None and now - since < session.settings.missing_grace
+
+
+def _cancel_failed(session: Session, name: str, failed: list[str]) -> None:
+    """Failed jobs some schedulers keep (SGE's Eqw) are removed so they do not hold a slot."""
+    try:
+        session.manager.cancel(session.executor(name), failed)
+    except ParaschutError as exc:
+        log.warning("could not remove failed jobs %s from %r: %s", failed, name, exc)
 
 
 def refresh(session: Session, jobs: Sequence[Mapping[str, Any]], force: bool = False) -> Refresh:
@@ -146,10 +164,15 @@ def refresh(session: Session, jobs: Sequence[Mapping[str, Any]], force: bool = F
             log.warning("could not poll executor %r: %s", name, exc)
             continue
         result.on_queue[name] = sum(1 for s in statuses.values() if s.on_queue)
+        failed = []
         for key, spawn, cid, _ in targets:
             status = statuses.get(cid)
             if fresh or status is None or status.on_queue:
                 _apply(session, result, key, spawn, status)
+            if fresh and status is not None and status.state == FAILED and result.resolved.get(key) == FAILED:
+                failed.append(cid)
+        if failed:
+            _cancel_failed(session, name, failed)
     return result
 
 
