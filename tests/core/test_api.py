@@ -394,13 +394,6 @@ def test_periodic_submitter_stops_when_nothing_is_left(env, capsys: pytest.Captu
     assert script_lines(env.script) == ["psu2_0"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: api._cancel returns a spawning job to init but leaves its spawns rows in 'submit'/'run'; "
-        "submission._active_count keeps counting them, so MaxJobs stays used up by jobs that are not queued"
-    ),
-)
 def test_qdel_of_a_spawning_job_frees_its_slots(env) -> None:
     psu.add_batch_to_queue(1, [job(0, priority=5)])
     psu.add_batch_to_queue(2, [job(i) for i in range(5)])
@@ -412,14 +405,6 @@ def test_qdel_of_a_spawning_job_frees_its_slots(env) -> None:
 
 
 @pytest.mark.parametrize(("field", "value"), [("priority", "high"), ("priority", None), ("vars", ["A"]), ("name", 5)])
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: api._set_field does not run jobinfo.check_fields (update_job does), so set_job_field stores "
-        "priority='high' (a text priority outranks every number in SQL and blocks the batch), vars=[...], "
-        "name=5; priority=None escapes as a raw sqlite3.IntegrityError"
-    ),
-)
 def test_set_job_field_checks_field_types(env, field: str, value: object) -> None:
     psu.add_batch_to_queue(1, [job(0)])
     before = dump(env.db)
@@ -433,13 +418,6 @@ def test_set_job_field_checks_field_types(env, field: str, value: object) -> Non
     [
         pytest.param(
             'say "hi"',
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    'BUG: api._set_field builds the JSON path as $."<field>" without escaping, so a field name with a '
-                    "double quote is not set (SQLite reads another path) while set_job_field reports 1 job changed"
-                ),
-            ),
         ),
         "a.b",
         "x[0]",
@@ -455,14 +433,6 @@ def test_set_job_field_stores_any_field_name(env, field: str) -> None:
     assert got[field] == [1, "two"] and got["keep"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: api.remove_batch/_cancel raise UnknownExecutorError when a job's executor is no longer "
-        "installed, and nothing is removed: the index cannot be cleaned after uninstalling a plugin "
-        "(cancel what can be cancelled, warn about the rest, remove the rows)"
-    ),
-)
 def test_remove_batch_works_after_its_executor_was_uninstalled(env) -> None:
     psu.add_batch_to_queue(1, [job(0)])
     psu.submit_jobs()

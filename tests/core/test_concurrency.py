@@ -63,11 +63,7 @@ def test_update_job_from_16_processes_refuses_instead_of_losing(env) -> None:
     conflicts = sum(r["conflicts"] for r in results)
     final = psu.get_job_info(1, 0)["n"]
     assert ok + conflicts == 320
-    assert 1 <= final <= ok
-    # final == ok (nothing lost silently) fails today, but only when two workers race on the same
-    # read, which is not certain to happen: the bug is pinned deterministically in
-    # test_db.py::test_two_increments_from_the_same_read_do_not_both_succeed. Once it is fixed:
-    # assert final == ok
+    assert final == ok  # every increment that returned success is in the final value
 
 
 def test_8_processes_editing_their_own_jobs_keep_every_change(env) -> None:

@@ -135,13 +135,6 @@ def test_bad_file_values_raise_config_error_naming_the_setting(
         ("busy_timeout = true\n", "busy_timeout"),
     ],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: config._int_or_none / _float convert with int()/float(), so max_jobs = 2.5 silently "
-        "becomes 2 and true becomes 1 (PARASCHUT_MAX_JOBS=2.5 is refused): refuse non-integers and bools"
-    ),
-)
 def test_inexact_numbers_in_the_file_are_refused(env, config, text: str, setting: str) -> None:
     config(text)
     with pytest.raises(psu.ConfigError, match=setting):
@@ -155,13 +148,6 @@ def test_inexact_numbers_in_the_file_are_refused(env, config, text: str, setting
         ('template = "x"\n', "template"),
         ("[executors]\nfile = 5\n", "file"),
     ],
-)
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: config.load_settings/resolve_executor call dict() on the [executors]/[template] values "
-        "unchecked, so a non-table value raises a raw TypeError/ValueError instead of ConfigError"
-    ),
 )
 def test_non_table_sections_raise_config_error(env, config, text: str, setting: str) -> None:
     config(text)

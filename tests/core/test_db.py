@@ -42,32 +42,23 @@ def test_job_index_defaults(env) -> None:
     assert psu.add_job_to_queue({**job(), "BatchID": 6}) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: api.add_job_to_queue reads next_job_index outside the insert's write transaction, so when "
-        "another process adds a job in between, a call that gave no JobIndex fails with InvalidJobError"
-    ),
-)
-def test_add_job_to_queue_picks_a_free_index_under_a_race(env, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_add_job_to_queue_picks_a_free_index_under_a_race(env) -> None:
+    """The next JobIndex is chosen inside the insert's transaction: concurrent adders never collide."""
+    import multiprocessing
+
     psu.add_batch_to_queue(1, [job(0)])
-    index = get_session().index
-    unraced = index.next_job_index
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(4) as pool:
+        got = pool.map(_add_one, range(40))
+    assert sorted(got) == list(range(1, 41))
+    assert sorted(j["JobIndex"] for j in psu.get_queue(Verbose=False)[1]) == list(range(41))
 
-    def racing(batch_id: int) -> int:
-        value = unraced(batch_id)
-        other = sqlite3.connect(env.db)  # another process adds a job right after this one looked
-        other.execute(
-            "INSERT INTO jobs (BatchID, JobIndex, state, priority, metadata) VALUES (?, ?, 'init', 1, '{}')",
-            (batch_id, value),
-        )
-        other.commit()
-        other.close()
-        return value
 
-    monkeypatch.setattr(index, "next_job_index", racing)
-    assert psu.add_job_to_queue({**job(), "BatchID": 1}) == 2
-    assert sorted(j["JobIndex"] for j in psu.get_queue(Verbose=False)[1]) == [0, 1, 2]
+def _add_one(_: int) -> int:
+    from paraschut.session import reset_sessions
+
+    reset_sessions()  # a forked child opens its own connection
+    return psu.add_job_to_queue({**job(), "BatchID": 1})
 
 
 def test_an_empty_batch_is_refused(env) -> None:
@@ -131,7 +122,6 @@ LOST_UPDATE = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=LOST_UPDATE)
 def test_two_increments_from_the_same_read_do_not_both_succeed(env) -> None:
     psu.add_batch_to_queue(1, [job(0, n=5)])
     mine, theirs = psu.get_job_info(1, 0), psu.get_job_info(1, 0)
@@ -150,8 +140,11 @@ def test_removing_a_field_conflicts_with_changing_it(env) -> None:
     del mine["a"]
     with pytest.raises(psu.ConflictError):
         psu.update_job(mine)
+    mine["a"] = 2  # even the value the other process wrote: both started from the same read
+    with pytest.raises(psu.ConflictError):
+        psu.update_job(mine)
+    mine = psu.get_job_info(1, 0)
     del mine["b"]
-    mine["a"] = 2
     psu.update_job(mine)
     got = psu.get_job_info(1, 0)
     assert "b" not in got and got["a"] == 2

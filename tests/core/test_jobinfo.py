@@ -191,14 +191,6 @@ def test_validate_job_names_the_bad_field(fields: dict, name: str) -> None:
     ("field", "value"),
     [("BatchID", 2**63), ("BatchID", -(2**63) - 1), ("priority", 2**64), ("JobIndex", 2**63), ("exit_code", 2**70)],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: jobinfo.normalise's fast path (kind is int) skips check_value's 64-bit range check for top-level "
-        "fields, so BatchID/JobIndex/priority/exit_code = 2**63 reach sqlite3 and add_batch_to_queue raises a "
-        "raw OverflowError instead of InvalidJobError (nested ints are checked)"
-    ),
-)
 def test_integers_too_big_for_a_column_are_invalid_job_errors(env, field: str, value: int) -> None:
     fields = job(0, **{field: value})
     with pytest.raises(psu.InvalidJobError):

@@ -7,13 +7,14 @@ import os
 import re
 import shutil
 import time
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from . import dashboard, submission
 from .errors import InvalidJobError, JobNotFoundError, ParaschutError
 from .filters import compile_filter
-from .jobinfo import COLUMN_FIELDS, JobInfo, check_value
+from .jobinfo import JobInfo, check_fields, check_value
 from .models import ACTIVE_STATES, COLLECTED, COMPLETE, INIT, SPAWN
 from .refresh import Refresh, active_jobs, poll_due, refresh
 from .session import Session, get_session
@@ -246,8 +247,9 @@ def _set_field(selection: Sequence[tuple[int, int | None]], unless: Iterable[str
     if not isinstance(field, str) or not field or field in ("BatchID", "JobIndex", "updated", "version"):
         raise InvalidJobError("this field cannot be set in bulk", str(field))
     value = check_value(value, field)
-    if field == "state" and not (isinstance(value, str) and value):
-        raise InvalidJobError(f"must be a non-empty string, not {value!r}", "state")
+    check_fields({field: value})
+    if field in ("state", "priority") and value is None:
+        raise InvalidJobError("cannot be None", field)
     where, params = _where(selection)
     skip = sorted(set(unless))
     if skip:
@@ -258,25 +260,17 @@ def _set_field(selection: Sequence[tuple[int, int | None]], unless: Iterable[str
         for b, j, old in changed:
             session.manager.state_changed(b, j, old, value)
         return len(changed)
-    with session.index.write() as conn:
-        if field in COLUMN_FIELDS:
-            exact = isinstance(value, (str, int, float)) and not isinstance(value, bool)
-            stored = value if exact else (None if value is None else json.dumps(value))
-            meta = f"json_remove(metadata, '$.{field}')" if exact else f"json_set(metadata, '$.{field}', json(?))"
-            args = [stored, time.time()] + ([] if exact else [json.dumps(value)])
-            cur = conn.execute(
-                f'UPDATE jobs SET "{field}"=?, updated=?, version=version+1, metadata={meta} WHERE {where}',
-                [args[0], args[1], *args[2:], *params],
-            )
-        else:
-            cur = conn.execute(
-                f"UPDATE jobs SET metadata=json_set(metadata, ?, json(?)), updated=?, version=version+1 WHERE {where}",
-                [f'$."{field}"', json.dumps(value), time.time(), *params],
-            )
-    return cur.rowcount
+    return session.index.set_field(where, params, field, value)
 
 
-def _cancel(session: Session, selection: Sequence[tuple[int, int | None]], reset: bool = True) -> int:
+def _cancel(
+    session: Session, selection: Sequence[tuple[int, int | None]], reset: bool = True, strict: bool = True
+) -> int:
+    """Cancel the selection's active jobs and spawns; with ``reset`` they return to init.
+
+    Not ``strict`` (removing jobs): an executor that cannot be reached or is no longer installed
+    is warned about and the rest goes on.
+    """
     where, params = _where(selection)
     states = sorted(ACTIVE_STATES)
     rows = session.index.query(
@@ -294,9 +288,15 @@ def _cancel(session: Session, selection: Sequence[tuple[int, int | None]], reset
         for s in spawns:
             by_exec.setdefault(s["executor"], []).append(s["ClusterID"])
     for name, ids in by_exec.items():
-        session.manager.cancel(session.executor(name), [i for i in ids if i])
+        try:
+            session.manager.cancel(session.executor(name), [i for i in ids if i])
+        except ParaschutError as exc:
+            if strict:
+                raise
+            warnings.warn(f"could not cancel jobs on {name!r}: {exc}", RuntimeWarning, stacklevel=3)
     if not reset:
         return len(rows)
+    session.index.reset_spawns([(r["BatchID"], r["JobIndex"]) for r in rows if r["state"] == SPAWN])
     changed = session.index.set_state(where, params, INIT, from_states=states)
     for b, j, old in changed:
         session.manager.state_changed(b, j, old, INIT)
@@ -318,7 +318,7 @@ def remove_batch(BatchID: Any) -> int:
     session = get_session()
     selection = _selection(BatchID)
     dirs = {b: session.batch_dir(b) for b, _ in selection}
-    _cancel(session, selection)
+    _cancel(session, selection, strict=False)
     where, params = _where(selection)
     removed = session.index.delete_jobs(where, params)
     left = set(session.index.batch_ids())
@@ -337,7 +337,7 @@ def remove_batch_by_state(state: str | Iterable[str]) -> int:
     marks = ", ".join("?" * len(states))
     rows = session.index.query(f"SELECT DISTINCT BatchID, JobIndex FROM jobs WHERE state IN ({marks})", states)
     if set(states) & ACTIVE_STATES and rows:
-        _cancel(session, [(r[0], r[1]) for r in rows], reset=False)
+        _cancel(session, [(r[0], r[1]) for r in rows], reset=False, strict=False)
     removed = session.index.delete_jobs(f"state IN ({marks})", states)
     for batch_id in before - set(session.index.batch_ids()):
         _remove_dir(session, dirs[batch_id])

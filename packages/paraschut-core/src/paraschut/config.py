@@ -48,6 +48,8 @@ def _defaults() -> dict[str, Any]:
 def _int_or_none(key: str, value: Any) -> int | None:
     if value is None or value == "":
         return None
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ConfigError(f"{key} must be a whole number, not {value!r}")
     try:
         number = int(value)
     except (TypeError, ValueError):
@@ -58,6 +60,8 @@ def _int_or_none(key: str, value: Any) -> int | None:
 
 
 def _float(key: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise ConfigError(f"{key} must be a number of seconds, not {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -114,6 +118,14 @@ def _read_file(path: Path | None) -> dict[str, Any]:
     unknown = set(data) - set(ENV) - {"executors", "template"}
     if unknown:
         raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(sorted(unknown))}")
+    if not isinstance(data.get("template", {}), dict):
+        raise ConfigError(f"config file {path}: template must be a table, not {data['template']!r}")
+    executors = data.get("executors", {})
+    if not isinstance(executors, dict):
+        raise ConfigError(f"config file {path}: executors must be a table of tables, not {executors!r}")
+    for name, options in executors.items():
+        if not isinstance(options, dict):
+            raise ConfigError(f"config file {path}: executors.{name} must be a table, not {options!r}")
     return data
 
 

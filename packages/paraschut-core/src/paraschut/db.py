@@ -180,13 +180,23 @@ class JobIndex:
         """Every batch id, ascending."""
         return [r[0] for r in self.query("SELECT BatchID FROM batches ORDER BY BatchID")]
 
-    def add_jobs(self, batch: Mapping[str, Any], jobs: Sequence[Mapping[str, Any]]) -> None:
-        """Insert a batch (if new) and its jobs in one transaction; nothing is written on error."""
+    def add_jobs(
+        self, batch: Mapping[str, Any], jobs: Sequence[dict[str, Any]], next_index: bool = False
+    ) -> None:
+        """Insert a batch (if new) and its jobs in one transaction; nothing is written on error.
+
+        With ``next_index`` the single job gets the batch's next free JobIndex, chosen inside the
+        transaction (so concurrent adders never collide); it is set in the job dict.
+        """
         now = time.time()
-        rows = [job_to_row(job, now) for job in jobs]
         cols = [*COLUMN_FIELDS, "metadata"]
         sql = f"INSERT INTO jobs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
         with self.write() as conn:
+            if next_index:
+                (jobs[0]["JobIndex"],) = conn.execute(
+                    "SELECT COALESCE(MAX(JobIndex) + 1, 0) FROM jobs WHERE BatchID=?", (batch["BatchID"],)
+                ).fetchone()
+            rows = [job_to_row(job, now) for job in jobs]
             conn.execute(
                 "INSERT OR IGNORE INTO batches (BatchID, name, job_dir, created) VALUES (?, ?, ?, ?)",
                 (batch["BatchID"], batch.get("name"), batch.get("job_dir"), now),
@@ -198,11 +208,6 @@ class JobIndex:
                     f"batch {batch['BatchID']} already has a job with one of these JobIndex values",
                     "JobIndex",
                 ) from None
-
-    def next_job_index(self, batch_id: int) -> int:
-        """One more than the batch's highest JobIndex (0 for an empty batch)."""
-        (value,) = self.query("SELECT COALESCE(MAX(JobIndex) + 1, 0) FROM jobs WHERE BatchID=?", (batch_id,))[0]
-        return int(value)
 
     def _write_job(self, conn: sqlite3.Connection, job: Mapping[str, Any]) -> None:
         row = job_to_row(job, time.time())
@@ -233,11 +238,11 @@ class JobIndex:
         with self.write() as conn:
             current = self._current(conn, batch_id, job_index)
             if origin is not None:
+                # another process changed the field since this one read it: even when it wrote
+                # the same value, both writers started from the same read (two increments)
                 conflicts = [
                     k for k in [*changed, *removed]
-                    if k not in force
-                    and current.get(k, _missing) != origin.get(k, _missing)
-                    and current.get(k, _missing) != changed.get(k, _missing)
+                    if k not in force and current.get(k, _missing) != origin.get(k, _missing)
                 ]
                 if conflicts:
                     raise ConflictError(batch_id, job_index, sorted(conflicts))
@@ -264,6 +269,27 @@ class JobIndex:
         job.clear()
         job.update(fresh)
         job.mark_read()
+
+    def reset_spawns(self, keys: Sequence[tuple[int, int]]) -> None:
+        """Spawns of cancelled jobs go back to init (they no longer count as on a queue)."""
+        if not keys:
+            return
+        with self.write() as conn:
+            conn.executemany(
+                "UPDATE spawns SET state='init', updated=? "
+                "WHERE BatchID=? AND JobIndex=? AND state IN ('submit', 'run')",
+                [(time.time(), b, j) for b, j in keys],
+            )
+
+    def set_field(self, where: str, params: Sequence[Any], field: str, value: Any) -> int:
+        """Set one (validated) field of every matching job in one transaction; returns how many."""
+        with self.write() as conn:
+            rows = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE {where}", params).fetchall()
+            for row in rows:
+                job = row_to_job(row)
+                job[field] = value
+                self._write_job(conn, job)
+        return len(rows)
 
     def set_state(
         self, where: str, params: Sequence[Any], to_state: str, from_states: Sequence[str] | None = None,

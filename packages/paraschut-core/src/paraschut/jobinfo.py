@@ -156,7 +156,7 @@ def normalise(job: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(key, str):
             raise InvalidJobError(f"field names must be strings, not {key!r}")
         kind = type(value)
-        out[key] = value if kind is str or kind is int or value is None else check_value(value, key)
+        out[key] = value if kind is str or value is None else check_value(value, key)
     return out
 
 

@@ -100,10 +100,11 @@ def add_batch_to_queue(BatchID: int, JobInfoList: Sequence[Mapping[str, Any]]) -
     return _insert(session, BatchID, jobs)
 
 
-def _insert(session: Session, batch_id: int, jobs: list[dict[str, Any]]) -> int:
+def _insert(session: Session, batch_id: int, jobs: list[dict[str, Any]], next_index: bool = False) -> int:
     directory = os.path.join(session.settings.job_dir, str(batch_id))
     name = jobs[0].get("name")
-    session.index.add_jobs({"BatchID": batch_id, "name": json.dumps(name), "job_dir": directory}, jobs)
+    batch = {"BatchID": batch_id, "name": json.dumps(name), "job_dir": directory}
+    session.index.add_jobs(batch, jobs, next_index=next_index)
     os.makedirs(directory, mode=0o700, exist_ok=True)
     return len(jobs)
 
@@ -113,7 +114,8 @@ def add_job_to_queue(JobInfo: dict[str, Any]) -> int:
     session = get_session()
     if JobInfo.get("BatchID") is None:
         raise InvalidJobError("set BatchID (get_job_template(SetID=True) does)", "BatchID")
-    if JobInfo.get("JobIndex") is None:
-        JobInfo["JobIndex"] = session.index.next_job_index(JobInfo["BatchID"])
-    _insert(session, JobInfo["BatchID"], [validate_job(JobInfo)])
-    return int(JobInfo["JobIndex"])
+    auto = JobInfo.get("JobIndex") is None
+    job = validate_job({**JobInfo, "JobIndex": 0} if auto else JobInfo)
+    _insert(session, JobInfo["BatchID"], [job], next_index=auto)
+    JobInfo["JobIndex"] = job["JobIndex"]
+    return int(job["JobIndex"])
