@@ -1,37 +1,12 @@
-"""Shared test fixtures: an isolated job index per test, and skips for absent schedulers."""
+"""Shared test fixtures: an isolated job index per test (absent schedulers: paraschut.testing.require_scheduler)."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-#: Set by .ci/run: a scheduler that is absent fails the test instead of skipping it.
-REQUIRE_CLUSTERS = os.environ.get("PARASCHUT_REQUIRE_CLUSTERS") == "1"
-
-
-def require_scheduler(name: str, probe: list[str], env: dict[str, str] | None = None) -> None:
-    """Skip (or, under PARASCHUT_REQUIRE_CLUSTERS=1, fail) unless ``probe`` runs and exits 0."""
-    reason = None
-    if shutil.which(probe[0], path=(env or os.environ).get("PATH")) is None:
-        reason = f"{name} is not installed ({probe[0]} not on PATH); start it with tests/clusters/{name}.sh"
-    else:
-        try:
-            proc = subprocess.run(probe, capture_output=True, text=True, timeout=30, env=env)
-        except subprocess.TimeoutExpired:
-            reason = f"{name} did not answer {' '.join(probe)} within 30 s"
-        else:
-            if proc.returncode != 0:
-                reason = f"{name} is not running ({' '.join(probe)}: {proc.stderr.strip()[:200]})"
-    if reason is None:
-        return
-    if REQUIRE_CLUSTERS:
-        pytest.fail(f"PARASCHUT_REQUIRE_CLUSTERS=1 but {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import require_scheduler
 
 from paraschut import Executor
 from paraschut.manager import ExecutorManager
 from paraschut.models import COMPLETE, FAILED
-from paraschut.testing import ExecutorContract, make_spec, wait_for_state
+from paraschut.testing import ExecutorContract, make_spec, require_scheduler, wait_for_state
 
 TORQUE_BIN = "/opt/slurm-torque/usr/bin"
 

@@ -13,5 +13,6 @@ Use it from a plugin's tests::
 """
 
 from .contract import ExecutorContract, make_spec, wait_for_state, write_script
+from .schedulers import require_scheduler
 
-__all__ = ["ExecutorContract", "make_spec", "wait_for_state", "write_script"]
+__all__ = ["ExecutorContract", "make_spec", "require_scheduler", "wait_for_state", "write_script"]
