@@ -203,7 +203,7 @@ def test_a_missing_scheduler_is_named(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("SGE_ROOT", raising=False)
     monkeypatch.setattr(commands, "DEBIAN_DEFAULTS", str(tmp_path / "none"))
-    with pytest.raises(SchedulerNotFoundError, match="'qstat' not found for the 'sge' executor"):
+    with pytest.raises(SchedulerNotFoundError, match="nowhere/qstat' not found for the 'sge' executor"):
         commands.queued_jobs(Executor("sge", {"bin_dir": str(tmp_path / "nowhere")}))
 
 

@@ -24,7 +24,7 @@ TRANSIENT_PATTERNS: tuple[str, ...] = (
     "resource temporarily unavailable",
     "unable to contact qmaster",
     "can't connect to service",
-    "commlib error",
+    "got select error",
     "pbs_iff",
     "server is busy",
     "cannot connect to server",
@@ -33,14 +33,18 @@ TRANSIENT_PATTERNS: tuple[str, ...] = (
 
 
 def resolve(command: str, bin_dir: str | None = None, executor: str | None = None) -> str:
-    """Return the absolute path of ``command``, looked up in ``bin_dir`` first, then on PATH.
+    """Return the absolute path of ``command``: in ``bin_dir`` when it is set, else on PATH.
 
-    :raises SchedulerNotFoundError: the command is nowhere to be found.
+    With ``bin_dir`` set there is no fallback to PATH: on a machine with two schedulers,
+    ``/usr/bin/qsub`` may well be the other one's.
+
+    :raises SchedulerNotFoundError: the command is not there.
     """
     if bin_dir:
         candidate = os.path.join(bin_dir, command)
-        if os.access(candidate, os.X_OK):
-            return candidate
+        if not os.access(candidate, os.X_OK):
+            raise SchedulerNotFoundError(candidate, executor)
+        return candidate
     found = shutil.which(command)
     if found is None:
         raise SchedulerNotFoundError(command, executor)
@@ -64,11 +68,14 @@ def run(
     ok_codes: Sequence[int] = (0,),
     env: Mapping[str, str] | None = None,
     input: str | None = None,
+    retry_timeouts: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     """Run a scheduler command (never through a shell) and return its completed process.
 
     A run that times out, or fails with stderr matching one of ``transient``, is retried up to
-    ``retries`` more times with exponential backoff. Anything else fails at once.
+    ``retries`` more times with exponential backoff. Anything else fails at once. Pass
+    ``retry_timeouts=False`` for commands that are not safe to repeat (a ``qsub`` that timed out
+    may have submitted the job).
 
     :raises SchedulerNotFoundError: ``argv[0]`` does not exist.
     :raises SchedulerCommandError: the command failed (carries argv, exit code and stderr).
@@ -100,6 +107,8 @@ def run(
             error = SchedulerCommandError(argv, proc.returncode, stderr)
             returncode = proc.returncode
         if attempt >= retries or not _is_transient(returncode, stderr, transient):
+            raise error
+        if returncode is None and not retry_timeouts:
             raise error
         time.sleep(backoff * (2**attempt))
         attempt += 1

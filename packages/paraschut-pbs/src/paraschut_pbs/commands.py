@@ -18,7 +18,6 @@ from paraschut.errors import (
     InvalidJobError,
     ParaschutError,
     SchedulerCommandError,
-    SchedulerNotFoundError,
 )
 from paraschut.models import Executor, JobSpec
 
@@ -211,13 +210,8 @@ def _named(cluster_id: str, text: str) -> bool:
 
 # -- calls --------------------------------------------------------------------------------------
 def _tool(opts: Options, command: str) -> str:
-    # With bin_dir set, never fall back to PATH: there /usr/bin/qsub may well be Grid Engine's.
-    if opts.bin_dir and command != "scontrol":
-        path = os.path.join(opts.bin_dir, command)
-        if not os.access(path, os.X_OK):
-            raise SchedulerNotFoundError(path, NAME)
-        return path
-    return resolve(command, opts.bin_dir, NAME)
+    # scontrol (Slurm's wrappers only) is Slurm's own command: on PATH, not beside the wrappers
+    return resolve(command, None if command == "scontrol" else opts.bin_dir, NAME)
 
 
 def _run(opts: Options, argv: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -258,7 +252,8 @@ def submit(opts: Options, job: JobSpec) -> str:
     """
     flavour, _ = flavour_of(opts)
     argv = submit_argv(_tool(opts, "qsub"), job, opts, flavour)
-    proc = _run(opts, argv, env=submit_env(job, os.environ))
+    # a qsub that timed out may have queued the job: never run it twice
+    proc = _run(opts, argv, env=submit_env(job, os.environ), retry_timeouts=False)
     try:
         return parse_qsub_output(proc.stdout)
     except ParaschutError:

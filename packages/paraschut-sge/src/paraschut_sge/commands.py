@@ -36,7 +36,6 @@ import os
 import platform
 import re
 import subprocess
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -298,18 +297,11 @@ def submit(executor: Executor, job: JobSpec) -> str:
     it may have submitted the job, and a second try could run it twice.
     """
     argv = qsub_argv(binary(executor, "qsub"), executor, job, _shebang(job.script))
-    retries = int(executor.option("retries", 3))
-    for attempt in range(retries + 1):
-        try:
-            proc = run(argv, timeout=float(executor.option("timeout", 60)), retries=0, transient=TRANSIENT,
-                       env=_env(executor, job.env))
-            return parse_qsub(proc.stdout)
-        except SchedulerCommandError as exc:
-            transient = any(p in exc.stderr.lower() for p in TRANSIENT)
-            if exc.timed_out or not transient or attempt == retries:
-                raise
-            time.sleep(0.5 * 2**attempt)
-    raise AssertionError("unreachable")  # pragma: no cover
+    proc = run(
+        argv, timeout=float(executor.option("timeout", 60)), retries=int(executor.option("retries", 3)),
+        transient=TRANSIENT, env=_env(executor, job.env), retry_timeouts=False,
+    )
+    return parse_qsub(proc.stdout)
 
 
 def queued_jobs(executor: Executor) -> list[QueuedJob]:
