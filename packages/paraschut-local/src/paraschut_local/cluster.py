@@ -56,6 +56,12 @@ def capacity_of(executor: Executor) -> slots.Capacity:
     return slots.Capacity(cpus, mem)
 
 
+def describe(executor: Executor) -> str:
+    """What the local executor lends (for doctor): raises ConfigError on bad options."""
+    capacity = capacity_of(executor)
+    return f"{capacity.cpus} CPU slots, {capacity.mem / 2**30:.1f} GiB, spool {spool_dir_of(executor)}"
+
+
 def _inherit(executor: Executor) -> list[str]:
     extra = executor.option("env_inherit") or ()
     return [n.strip() for n in extra.split(",")] if isinstance(extra, str) else [str(n) for n in extra]

@@ -21,6 +21,7 @@ from .launch import JOB_ID_VAR
 __all__ = [
     "NAME",
     "paraschut_cancel",
+    "paraschut_check_scheduler",
     "paraschut_current_job_id",
     "paraschut_job_summary",
     "paraschut_log_paths",
@@ -70,6 +71,13 @@ def paraschut_job_summary(executor: Executor, cluster_id: str) -> Mapping[str, A
     if executor.name != NAME:
         return None
     return cluster.summary(executor, cluster_id)
+
+
+@hookimpl
+def paraschut_check_scheduler(executor: Executor) -> str | None:
+    if executor.name != NAME:
+        return None
+    return cluster.describe(executor)
 
 
 @hookimpl

@@ -30,6 +30,7 @@ __all__ = [
     "Options",
     "cancel",
     "cancel_argv",
+    "check",
     "detect_flavour",
     "legal_job_name",
     "options",
@@ -243,6 +244,15 @@ def flavour_of(opts: Options) -> tuple[str, bool]:
     flavour, version = detect_flavour(_tool(opts, "qstat"), opts.timeout)
     json = opts.json if opts.json is not None else flavour == "pro" and (version or (0, 0)) >= (13, 0)
     return flavour, bool(json)
+
+
+def check(opts: Options) -> str:
+    """One ``qstat -Q`` (the server's queues): the server answers, or this raises."""
+    qstat = _tool(opts, "qstat")
+    flavour, _ = flavour_of(opts)
+    proc = _run(opts, [qstat, "-Q"])
+    queues = max(0, len([line for line in proc.stdout.splitlines() if line.strip()]) - 2)
+    return f"{flavour} server answered at {qstat}: {queues} queue(s)"
 
 
 def submit(opts: Options, job: JobSpec) -> str:

@@ -14,6 +14,7 @@ from .states import collect, slurm_job_status
 
 __all__ = [
     "paraschut_cancel",
+    "paraschut_check_scheduler",
     "paraschut_current_job_id",
     "paraschut_job_summary",
     "paraschut_log_paths",
@@ -82,6 +83,13 @@ def paraschut_job_summary(executor: Executor, cluster_id: str) -> Mapping[str, A
     by_base = {base_id(job_id): attrs for job_id, attrs in jobs.items()}
     attrs = jobs.get(cluster_id) or by_base.get(base_id(cluster_id)) or {}
     return {"id": cluster_id, **attrs} if attrs else {}
+
+
+@hookimpl
+def paraschut_check_scheduler(executor: Executor) -> str | None:
+    if executor.name != NAME:
+        return None
+    return commands.check(commands.options(executor))
 
 
 @hookimpl

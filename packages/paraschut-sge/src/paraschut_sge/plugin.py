@@ -18,6 +18,7 @@ from .states import from_accounting, from_qstat, match_queued, sge_state
 __all__ = [
     "NAME",
     "paraschut_cancel",
+    "paraschut_check_scheduler",
     "paraschut_current_job_id",
     "paraschut_job_summary",
     "paraschut_log_paths",
@@ -100,6 +101,14 @@ def paraschut_job_summary(executor: Executor, cluster_id: str) -> Mapping[str, A
     if details is not None:
         return details
     return commands.accounting(executor, cluster_id) or {}
+
+
+@hookimpl
+def paraschut_check_scheduler(executor: Executor) -> str | None:
+    if executor.name != NAME:
+        return None
+    queued = commands.queued_jobs(executor)  # one qstat: the qmaster answers, or this raises
+    return f"qmaster answered at {commands.binary(executor, 'qstat')}: {len(queued)} job(s) listed"
 
 
 @hookimpl

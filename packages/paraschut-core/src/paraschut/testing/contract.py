@@ -95,6 +95,10 @@ class ExecutorContract:
         again = manager.submit(executor, make_spec(jobdir, "exit 0", index=1))
         assert again.cluster_id != sub.cluster_id
 
+    def test_check_scheduler_answers(self, manager: ExecutorManager, executor: Executor) -> None:
+        answer = manager.check_scheduler(executor)
+        assert answer and answer != "no check implemented by the plugin"
+
     def test_status_of_no_jobs_is_empty(self, manager: ExecutorManager, executor: Executor) -> None:
         assert manager.status(executor, []) == {}
 
