@@ -44,10 +44,21 @@ def wheels(session: nox.Session) -> None:
     session.install("build")
     for directory in PACKAGE_DIRS:
         session.run("python", "-m", "build", "--wheel", "--outdir", str(out), directory)
-    session.run("python", "-m", "venv", str(ROOT / ".nox" / "wheel-check"), "--clear")
-    pip = str(ROOT / ".nox" / "wheel-check" / "bin" / "pip")
-    python = str(ROOT / ".nox" / "wheel-check" / "bin" / "python")
+    venv = ROOT / ".nox" / "wheel-check"
+    pip, python = str(venv / "bin" / "pip"), str(venv / "bin" / "python")
     wheels_built = sorted(str(p) for p in out.glob("paraschut_*-*.whl"))
+    core = [w for w in wheels_built if "paraschut_core-" in w]
+    # the core alone: importable, its own file executor listed, the command runs
+    session.run("python", "-m", "venv", str(venv), "--clear")
+    session.run(pip, "install", "--no-cache-dir", *core, external=True)
+    session.run(
+        python, "-c",
+        "from paraschut.manager import ExecutorManager; "
+        "names = sorted(ExecutorManager().executors); assert names == ['file'], names",
+        external=True,
+    )
+    session.run(str(venv / "bin" / "paraschut"), "plugins", external=True)
+    # then every plugin beside it
     session.run(pip, "install", "--no-cache-dir", *wheels_built, external=True)
     session.run(
         python, "-c",
