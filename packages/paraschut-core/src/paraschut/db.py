@@ -30,7 +30,6 @@ NETWORK_FILESYSTEMS = frozenset(
         "pvfs2", "ocfs2", "gfs2", "9p", "wekafs", "fuse.s3fs", "davfs", "fuse.gcsfuse",
     }
 )
-_SCALARS = (str, int, float, type(None))
 _ALLOWED_FUNCTIONS = filters.FUNCTIONS | {"like", "glob", "json"}
 
 
@@ -45,24 +44,22 @@ def filesystem_type(path: str) -> str:
     return fstype
 
 
-_INT64 = (-(2**63), 2**63 - 1)
 
 
-def _is_column_scalar(value: Any) -> bool:
-    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
-
-
-def _column(value: Any) -> Any:
-    return value if isinstance(value, _SCALARS) and not isinstance(value, bool) else json.dumps(value)
+_COLUMN_SET = frozenset(COLUMN_FIELDS)
+_PLAIN = (str, int, float)
 
 
 def job_to_row(job: Mapping[str, Any], now: float) -> dict[str, Any]:
     """Map a validated job dict to its columns and JSON metadata (exact values kept in JSON)."""
-    row: dict[str, Any] = {field: _column(job.get(field)) for field in COLUMN_FIELDS}
+    row: dict[str, Any] = {}
+    for field in COLUMN_FIELDS:
+        value = job.get(field)
+        row[field] = value if value is None or type(value) in _PLAIN else json.dumps(value)
     row["updated"] = now
     # metadata keeps every non-column field, and a column field's exact value when the column
     # cannot hold it as it is (None, a bool, a list or a dict)
-    meta = {k: v for k, v in job.items() if k not in COLUMN_FIELDS or not _is_column_scalar(v)}
+    meta = {k: v for k, v in job.items() if k not in _COLUMN_SET or type(v) not in _PLAIN}
     meta.pop("updated", None)
     row["metadata"] = json.dumps(meta, allow_nan=False, separators=(",", ":"))
     return row

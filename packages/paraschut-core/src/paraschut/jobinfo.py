@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,7 +31,6 @@ COLUMN_FIELDS = (
     "exit_code",
 )
 _MISSING = object()
-_LONG_NUMBER = re.compile(r"\d{19}")  # may not fit in 64 bits: take the slow, checking path
 
 
 class JobInfo(dict):  # type: ignore[type-arg]
@@ -149,6 +147,22 @@ def _check_types(job: Mapping[str, Any]) -> None:
         raise InvalidJobError(f"must be a dict, not {resources!r}", "resources")
 
 
+def _exact(value: Any) -> bool:
+    """True when ``value`` is JSON data that round-trips exactly (no tuples, str keys, int64, finite)."""
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return True
+    if kind is int:
+        return -(2**63) <= value < 2**63
+    if kind is float:
+        return math.isfinite(value)
+    if kind is list:
+        return all(_exact(v) for v in value)
+    if kind is dict:
+        return all(type(k) is str and _exact(v) for k, v in value.items())
+    return False
+
+
 def normalise(job: Mapping[str, Any]) -> dict[str, Any]:
     """Return the job's fields as JSON-storable data, or raise naming the first bad field."""
     out: dict[str, Any] = {}
@@ -164,11 +178,12 @@ def validate_job(job: Mapping[str, Any]) -> dict[str, Any]:
     """Validate a whole job before it is written; returns the normalised fields."""
     _check_ids(job)
     _check_types(job)
-    try:  # fast path: data that survives a JSON round trip unchanged is storable as it is
-        text = json.dumps(job, allow_nan=False)
-        exact = _LONG_NUMBER.search(text) is None and json.loads(text) == job
-    except (TypeError, ValueError):
-        exact = False
+    # fast path: plain JSON data is stored as it is; anything else is converted or refused by name
+    exact = True
+    for value in job.values():
+        if type(value) is not str and value is not None and not _exact(value):
+            exact = False
+            break
     out = dict(job) if exact else normalise(job)
     out.setdefault("state", "init")
     out.setdefault("priority", 1)

@@ -132,6 +132,8 @@ class ExecutorManager:
 
     def state_changed(self, batch_id: int, job_index: int, old: str | None, new: str) -> None:
         """Tell observers about a state change; their errors are logged, never raised."""
+        if not self.pm.hook.paraschut_job_state_changed.get_hookimpls():
+            return  # nobody listens: skip the call (submit_jobs makes one per job)
         try:
             self.pm.hook.paraschut_job_state_changed(
                 batch_id=batch_id, job_index=job_index, old=old, new=new

@@ -27,6 +27,7 @@ class Session:
     manager: ExecutorManager
     #: batch folders already looked up during this call
     _dirs: dict[int, str] = field(factory=dict)
+    _logs: dict[int, str] = field(factory=dict)
 
     def executor(self, value: Executor | str | None = None) -> Executor:
         """Resolve an ``Executor=`` argument against the settings."""
@@ -41,6 +42,14 @@ class Session:
             else:
                 self._dirs[batch_id] = os.path.join(self.settings.job_dir, str(batch_id))
         return self._dirs[batch_id]
+
+    def logs_dir(self, batch_id: int) -> str:
+        """The batch's ``logs`` folder, created (owner only) on first use in this call."""
+        if batch_id not in self._logs:
+            path = os.path.join(self.batch_dir(batch_id), "logs")
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            self._logs[batch_id] = path
+        return self._logs[batch_id]
 
 
 def get_session(**overrides: Any) -> Session:

@@ -74,9 +74,7 @@ def build_spec(
 ) -> JobSpec:
     """The JobSpec for one submission of ``job`` (spawn: (SpawnID, count))."""
     batch_dir = session.batch_dir(job["BatchID"])
-    logs = os.path.join(batch_dir, "logs")
-    if not os.path.isdir(logs):
-        os.makedirs(logs, mode=0o700, exist_ok=True)
+    logs = session.logs_dir(job["BatchID"])
     stem = f"{job['JobIndex']}" + ("" if spawn is None else f"_s{spawn[0]}") + f".{run}"
     resources = dict(executor.option("resources") or {})
     resources.update(job.get("resources") or {})
@@ -167,20 +165,20 @@ def _runs(session: Session, jobs: Sequence[Mapping[str, Any]]) -> dict[tuple[int
 
 
 def _record(session: Session, done: list[tuple[JobSpec, Any]], executor: Executor) -> None:
+    if not done:
+        return
     now = time.time()
     with session.index.write() as conn:
-        for spec, sub in done:
-            conn.execute(
-                "UPDATE jobs SET ClusterID=?, submit_time=?, submitter=NULL, updated=? "
-                "WHERE BatchID=? AND JobIndex=?",
-                (sub.cluster_id, now, now, spec.batch_id, spec.job_index),
-            )
-            conn.execute(
-                "INSERT INTO log_history (BatchID, JobIndex, SpawnID, run, executor, ClusterID, stdout, "
-                "stderr, submit_time) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?)",
-                (spec.batch_id, spec.job_index, spec.run, executor.name, sub.cluster_id,
-                 sub.stdout or spec.stdout, sub.stderr or spec.stderr, now),
-            )
+        conn.executemany(
+            "UPDATE jobs SET ClusterID=?, submit_time=?, submitter=NULL, updated=? WHERE BatchID=? AND JobIndex=?",
+            [(sub.cluster_id, now, now, spec.batch_id, spec.job_index) for spec, sub in done],
+        )
+        conn.executemany(
+            "INSERT INTO log_history (BatchID, JobIndex, SpawnID, run, executor, ClusterID, stdout, "
+            "stderr, submit_time) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?)",
+            [(spec.batch_id, spec.job_index, spec.run, executor.name, sub.cluster_id,
+              sub.stdout or spec.stdout, sub.stderr or spec.stderr, now) for spec, sub in done],
+        )
 
 
 def _release(session: Session, jobs: Sequence[Mapping[str, Any]], error: str) -> None:
