@@ -43,8 +43,9 @@ def get_queue(
     where = compile_filter(Filter)
     jobs = session.index.jobs(where)
     status = refresh(session, jobs)
-    if status.resolved:
-        jobs = session.index.jobs(where)
+    if status.resolved:  # read again only the jobs this poll changed
+        fresh = {(j["BatchID"], j["JobIndex"]): j for j in session.index.jobs_by_keys(list(status.resolved))}
+        jobs = [fresh.get((j["BatchID"], j["JobIndex"]), j) for j in jobs]
     if ResetMissing and status.missing:
         _reset_missing(session, status)
         jobs = session.index.jobs(where)

@@ -168,6 +168,16 @@ class JobIndex:
         rows = self.filtered(where, f"SELECT {JOB_COLUMNS} FROM jobs WHERE {{where}} ORDER BY {order}")
         return [row_to_job(r) for r in rows]
 
+    def jobs_by_keys(self, keys: Sequence[tuple[int, int]]) -> list[JobInfo]:
+        """The jobs with the given (BatchID, JobIndex) keys (missing ones left out)."""
+        out: list[JobInfo] = []
+        for start in range(0, len(keys), 400):
+            chunk = keys[start : start + 400]
+            cond = " OR ".join("(BatchID=? AND JobIndex=?)" for _ in chunk)
+            rows = self.query(f"SELECT {JOB_COLUMNS} FROM jobs WHERE {cond}", [v for k in chunk for v in k])
+            out += [row_to_job(r) for r in rows]
+        return out
+
     def batch(self, batch_id: int) -> sqlite3.Row | None:
         """The batch row, or None."""
         rows = self.query("SELECT * FROM batches WHERE BatchID=?", (batch_id,))

@@ -77,10 +77,9 @@ def _open(executor: Executor) -> tuple[Spool, slots.Capacity, str]:
     return open_spool(spool_dir), capacity_of(executor), spool_dir
 
 
-def submit(executor: Executor, job: JobSpec) -> Submission:
-    """Queue a job and start it when a slot is free; a job that cannot run is recorded as failed."""
-    spool, cap, spool_dir = _open(executor)
-    record = job_record(job, base_env(os.environ, _inherit(executor)))
+def _queue_entry(job: JobSpec, cap: slots.Capacity, base: dict[str, str]) -> tuple[str, int, int, str | None]:
+    """(spec JSON, cpus, mem, reason it can never run or None) for one job."""
+    record = job_record(job, base)
     problem = problem_of(record)
     cpus, mem = 1, 0
     if problem is None:
@@ -92,10 +91,24 @@ def submit(executor: Executor, job: JobSpec) -> Submission:
             cpus, mem = request.cpus, request.mem
             if not cap.fits(cpus, mem):
                 problem = cap.never_fits_reason(cpus, mem)
+    return dumps(record), cpus, mem, problem
+
+
+def submit(executor: Executor, job: JobSpec) -> Submission:
+    """Queue a job and start it when a slot is free; a job that cannot run is recorded as failed."""
+    return submit_many(executor, [job])[0]
+
+
+def submit_many(executor: Executor, jobs: Sequence[JobSpec]) -> list[Submission]:
+    """Queue jobs in one spool transaction, then start as many as the free slots take."""
+    spool, cap, spool_dir = _open(executor)
+    base = base_env(os.environ, _inherit(executor))
+    entries = [_queue_entry(job, cap, base) for job in jobs]
     with spool.transaction():
-        job_id = spool.add(job.name, dumps(record), cpus, mem, failed=problem)
+        ids = [spool.add(job.name, spec, cpus, mem, failed=problem)
+               for job, (spec, cpus, mem, problem) in zip(jobs, entries, strict=True)]
         slots.dispatch(spool, cap, spool_dir)
-    return Submission(str(job_id), job.stdout, job.stderr)
+    return [Submission(str(i), job.stdout, job.stderr) for i, job in zip(ids, jobs, strict=True)]
 
 
 def _ids(cluster_ids: Sequence[str]) -> dict[int, str]:

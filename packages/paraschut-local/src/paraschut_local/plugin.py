@@ -28,6 +28,7 @@ __all__ = [
     "paraschut_register_executors",
     "paraschut_status",
     "paraschut_submit",
+    "paraschut_submit_array",
 ]
 
 NAME = "local"
@@ -35,7 +36,11 @@ NAME = "local"
 
 @hookimpl
 def paraschut_register_executors() -> Sequence[ExecutorInfo]:
-    return [ExecutorInfo(NAME, "run jobs on this machine as detached processes, max_workers at a time")]
+    return [
+        ExecutorInfo(
+            NAME, "run jobs on this machine as detached processes, max_workers at a time", supports_arrays=True
+        )
+    ]
 
 
 @hookimpl
@@ -43,6 +48,13 @@ def paraschut_submit(executor: Executor, job: JobSpec) -> Submission | None:
     if executor.name != NAME:
         return None
     return cluster.submit(executor, job)
+
+
+@hookimpl
+def paraschut_submit_array(executor: Executor, jobs: Sequence[JobSpec]) -> Sequence[Submission] | None:
+    if executor.name != NAME:
+        return None
+    return cluster.submit_many(executor, jobs)
 
 
 @hookimpl
