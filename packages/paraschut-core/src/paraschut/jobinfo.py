@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import InvalidJobError
 
 __all__ = [
-    "COLUMN_FIELDS", "JobInfo", "changed_fields", "check_fields", "check_value", "merge_stored", "normalise",
+    "COLUMN_FIELDS", "JobInfo", "changed_fields", "check_fields", "check_value", "merge_row", "normalise",
     "validate_job",
 ]
 
@@ -31,6 +31,7 @@ COLUMN_FIELDS = (
     "exit_code",
 )
 _MISSING = object()
+_N_COLUMNS = len(COLUMN_FIELDS)
 
 
 class JobInfo(dict):  # type: ignore[type-arg]
@@ -46,32 +47,35 @@ class JobInfo(dict):  # type: ignore[type-arg]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._origin_src: tuple[dict[str, Any], str] | None = None
+        self._origin_src: tuple[Any, ...] | str | None = None
 
-    def mark_read(self, source: tuple[dict[str, Any], str] | None = None) -> None:
-        """Remember what was read: (scalar fields, JSON text of the rest); default: the content now."""
-        self._origin_src = source if source is not None else ({}, json.dumps(self))
+    def mark_read(self, source: tuple[Any, ...] | str | None = None) -> None:
+        """Remember what was read: the index row it came from (default: the content now, as JSON)."""
+        self._origin_src = source if source is not None else json.dumps(self)
 
     @property
     def origin(self) -> dict[str, Any] | None:
-        """The content as read from the index (None for a dict built by hand)."""
+        """The content as read from the index (None for a dict built by hand), parsed afresh."""
         if self._origin_src is None:
             return None
-        scalars, rest = self._origin_src
-        return merge_stored(scalars, json.loads(rest))
+        if isinstance(self._origin_src, str):
+            return dict(json.loads(self._origin_src))
+        return merge_row(self._origin_src)
 
 
-def merge_stored(columns: Mapping[str, Any], metadata: Mapping[str, Any]) -> dict[str, Any]:
-    """A job from its non-NULL column values and its JSON metadata.
+def merge_row(row: Sequence[Any]) -> dict[str, Any]:
+    """A job from its index row: the COLUMN_FIELDS values, then the JSON metadata text.
 
     The metadata holds exact values the columns cannot (lists, bools) and wins; a None in it only
     says the field exists, so a value written to the column later wins over it.
     """
-    out = dict(columns)
-    for key, value in metadata.items():
-        if value is not None or out.get(key) is None:
-            out[key] = value
-    return out
+    out = json.loads(row[_N_COLUMNS])
+    for field, value in zip(COLUMN_FIELDS, row, strict=False):
+        if value is not None and out.get(field) is None:
+            out[field] = value
+    if "ClusterID" not in out:
+        out["ClusterID"] = None
+    return out  # type: ignore[no-any-return]
 
 
 def changed_fields(info: Mapping[str, Any], origin: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
