@@ -90,7 +90,13 @@ def _v1(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+def _v2(conn: sqlite3.Connection) -> None:
+    # pending claims (submitter set until the scheduler's id is recorded): normally none, so a
+    # partial index keeps the dead-claim check of every submit_jobs call free
+    conn.execute("CREATE INDEX jobs_pending_claims ON jobs (submitter) WHERE submitter IS NOT NULL")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -94,6 +94,34 @@ def build_spec(
     )
 
 
+def _claim_alive(token: str) -> bool:
+    """Whether the process that claimed jobs (``host:pid:start``) may still be submitting them."""
+    host, _, rest = token.partition(":")
+    pid, _, started = rest.partition(":")
+    if host != socket.gethostname():
+        return True  # another host: cannot tell, so never steal its claim
+    try:
+        return abs(psutil.Process(int(pid)).create_time() - float(started)) < 0.01
+    except (psutil.Error, ValueError):
+        return False
+
+
+def _release_dead_claims(conn: Any) -> None:
+    """Jobs claimed by a submitter on this host that died before submitting them return to init."""
+    rows = conn.execute(
+        f"SELECT id, submitter FROM jobs INDEXED BY jobs_pending_claims "
+        f"WHERE submitter IS NOT NULL AND state='{SUBMIT}' AND ClusterID IS NULL"
+    ).fetchall()
+    dead = [r[0] for r in rows if not _claim_alive(r[1])]
+    for start in range(0, len(dead), 500):
+        chunk = dead[start : start + 500]
+        conn.execute(
+            f"UPDATE jobs SET state='{INIT}', submitter=NULL, updated=?, version=version+1 "
+            f"WHERE id IN ({', '.join('?' * len(chunk))})",
+            (time.time(), *chunk),
+        )
+
+
 def _active_count(conn: Any) -> int:
     states = ", ".join(f"'{s}'" for s in sorted(ACTIVE_STATES - {SPAWN}))
     (jobs,) = conn.execute(f"SELECT COUNT(*) FROM jobs WHERE state IN ({states})").fetchone()
@@ -131,6 +159,7 @@ def claim_eligible(
     index = session.index
     token = submitter_token()
     with index.write() as conn:
+        _release_dead_claims(conn)
         rows = _eligible_rows(conn, where, scope, jobs_sql)
         active = _active_count(conn) if max_jobs is not None else 0
         picked = scheduling.throttle([tuple(r) for r in rows], active, max_jobs)  # type: ignore[misc]
@@ -236,21 +265,15 @@ def submit_claimed(session: Session, jobs: Sequence[Mapping[str, Any]], executor
     jobs = good
     arrays = session.manager.supports_arrays(executor)
     limit = int(executor.option("max_array_size", 1000)) if arrays else 1
-    done: list[tuple[JobSpec, Any]] = []
-    last_flush = time.monotonic()
     groups = _array_groups(specs, limit) if arrays else [[i] for i in range(len(specs))]
     for number, group in enumerate(groups):
         try:
             subs = _submit_group(session, executor, [specs[i] for i in group], arrays)
-        except ParaschutError as exc:
-            _record(session, done, executor)
-            _release(session, [jobs[i] for g in groups[number:] for i in g], str(exc))
+        except BaseException as exc:  # a scheduler error, or Ctrl-C: the rest goes back to init
+            _release(session, [jobs[i] for g in groups[number:] for i in g], str(exc) or type(exc).__name__)
             raise
-        done += [(specs[i], sub) for i, sub in zip(group, subs, strict=True)]
-        if len(done) >= 200 or time.monotonic() - last_flush > 0.5:
-            _record(session, done, executor)
-            done, last_flush = [], time.monotonic()
-    _record(session, done, executor)
+        # recorded at once: a submitter killed now leaves at most this group unrecorded
+        _record(session, [(specs[i], sub) for i, sub in zip(group, subs, strict=True)], executor)
     for job in jobs:
         session.manager.state_changed(job["BatchID"], job["JobIndex"], INIT, SUBMIT)
     if bad:

@@ -1,0 +1,75 @@
+"""Claims survive interruptions: Ctrl-C during submission, and a submitter killed with jobs claimed."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from typing import Any
+
+import psutil
+import pytest
+
+import paraschut as psu
+from paraschut import Submission, hookimpl
+from paraschut.session import get_session
+
+from ._fakes import FakeExecutor, job
+
+
+class Interrupting(FakeExecutor):
+    """A fake executor whose n-th submission is interrupted by Ctrl-C."""
+
+    def __init__(self, name: str, at: int) -> None:
+        super().__init__(name)
+        self.at, self.calls = at, 0
+
+    @hookimpl
+    def paraschut_submit(self, executor: Any, job: Any) -> Submission | None:
+        if executor.name != self.name:
+            return None
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return super().paraschut_submit(executor, job)
+
+
+def test_ctrl_c_while_submitting_returns_the_unsubmitted_jobs_to_init(env) -> None:  # noqa: ANN001
+    fake = Interrupting("intr", at=3)
+    env.manager.pm.register(fake, name="intr")
+    env.manager._infos = None
+    psu.add_batch_to_queue(1, [job(i) for i in range(5)])
+    with pytest.raises(KeyboardInterrupt):
+        psu.submit_jobs(Executor="intr")
+    got = {j["JobIndex"]: j for j in psu.get_queue(Verbose=False)[1]}
+    assert [got[i]["state"] for i in range(5)] == ["submit", "submit", "init", "init", "init"]
+    assert got[0]["ClusterID"] and got[1]["ClusterID"]
+    assert psu.submit_jobs(Executor="intr") == 3
+    assert sorted(spec.job_index for _, spec in fake.submitted) == [0, 1, 2, 3, 4]  # each exactly once
+
+
+def _dead_token() -> str:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = psutil.Process(proc.pid).create_time()
+    proc.wait()
+    return f"{socket.gethostname()}:{proc.pid}:{started:.3f}"
+
+
+def test_jobs_claimed_by_a_dead_submitter_are_submitted_by_the_next_call(env) -> None:  # noqa: ANN001
+    psu.add_batch_to_queue(1, [job(i) for i in range(4)])
+    index = get_session().index
+    with index.write() as conn:  # what a submitter killed right after claiming leaves behind
+        conn.execute("UPDATE jobs SET state='submit', submitter=? WHERE JobIndex < 3", (_dead_token(),))
+    assert psu.submit_jobs(Executor="fake") == 4
+    assert {j["state"] for j in psu.get_queue(Verbose=False)[1]} == {"submit"}
+    assert len(env.fake.submitted) == 4
+
+
+def test_claims_of_a_live_submitter_are_left_alone(env) -> None:  # noqa: ANN001
+    from paraschut.submission import submitter_token
+
+    psu.add_batch_to_queue(1, [job(i) for i in range(2)])
+    with get_session().index.write() as conn:
+        conn.execute("UPDATE jobs SET state='submit', submitter=? WHERE JobIndex = 0", (submitter_token(),))
+    assert psu.submit_jobs(Executor="fake") == 1
+    assert psu.get_job_info(1, 0)["state"] == "submit" and psu.get_job_info(1, 0)["ClusterID"] is None
