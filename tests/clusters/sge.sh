@@ -79,14 +79,21 @@ install_packages() {
     printf '%s shared/gridengineconfig boolean true\n%s shared/gridenginecell string %s\n%s shared/gridenginemaster string %s\n' \
       "$p" "$p" "$SGE_CELL" "$p" "$host"
   done | debconf-set-selections
-  grep -q 'Candidate: [0-9]' <<<"$(apt-cache policy gridengine-master 2>/dev/null)" || apt_get update
+  apt_get update  # stale package lists would name versions the mirror no longer has
   plan=$(apt-get -s -o Debug::NoLocking=1 install --no-install-recommends $PKGS 2>&1) || die "apt-get -s: $plan"
   if grep -q '^Remv ' <<<"$plan" && [ "${SGE_ALLOW_REMOVE:-0}" != 1 ]; then
     grep '^Remv ' <<<"$plan" >&2
     die "installing gridengine would remove the packages above; set SGE_ALLOW_REMOVE=1 to allow it"
   fi
   log "installing$missing"
-  apt_get install -y --no-install-recommends $PKGS || die "apt-get install failed"
+  # No init system here: forbid package scripts to start daemons (this script starts them)
+  local policy=0 rc=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; policy=1
+  fi
+  apt_get install -y --no-install-recommends $PKGS || rc=$?
+  [ "$policy" = 0 ] || rm -f /usr/sbin/policy-rc.d
+  [ "$rc" = 0 ] || die "apt-get install failed"
 }
 
 # -- what the postinst scripts leave undone in a container (no init, loopback host name) ----------

@@ -51,7 +51,7 @@ install_packages() {
   for p in "${PKGS[@]}"; do installed "$p" || missing=1; done
   [ "$missing" = 0 ] && return 0
   log "installing ${PKGS[*]}"
-  apt-cache policy slurm-client 2>/dev/null | grep -q 'Candidate: [0-9]' || "${APT[@]}" update >/dev/null
+  "${APT[@]}" update >/dev/null  # stale package lists would name versions the mirror no longer has
   # No systemd here: forbid package scripts to start daemons (unless the image already does).
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; policy=1
