@@ -34,27 +34,43 @@ def job_command(job: JobSpec) -> str:
 
 @hookimpl
 def paraschut_register_executors() -> Sequence[ExecutorInfo]:
-    return [ExecutorInfo(NAME, "append each job's command to a shell script to run later")]
+    return [ExecutorInfo(NAME, "append each job's command to a shell script to run later", supports_arrays=True)]
+
+
+def _append(executor: Executor, jobs: Sequence[JobSpec]) -> list[Submission]:
+    """Append the jobs' lines in one locked write; each id names the job and where its line ends."""
+    path = script_path(executor)
+    if not os.path.isdir(os.path.dirname(path)):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    blocks = [f"# {job.key}\n{job_command(job)}\n".encode() for job in jobs]
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o700)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # concurrent submitters append whole blocks
+        if os.fstat(fd).st_size == 0:
+            os.write(fd, b"#!/bin/sh\n# written by paraschut's file executor: one job per line\n")
+        start = os.lseek(fd, 0, os.SEEK_END)
+        os.write(fd, b"".join(blocks))
+    finally:
+        os.close(fd)
+    subs = []
+    for job, block in zip(jobs, blocks, strict=True):
+        start += len(block)
+        subs.append(Submission(f"{NAME}:{job.key}@{start}", job.stdout, job.stderr))
+    return subs
 
 
 @hookimpl
 def paraschut_submit(executor: Executor, job: JobSpec) -> Submission | None:
     if executor.name != NAME:
         return None
-    path = script_path(executor)
-    if not os.path.isdir(os.path.dirname(path)):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-    block = f"# {job.key}\n{job_command(job)}\n".encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o700)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # concurrent submitters append whole blocks
-        if os.fstat(fd).st_size == 0:
-            os.write(fd, b"#!/bin/sh\n# written by paraschut's file executor: one job per line\n")
-        os.write(fd, block)
-        end = os.lseek(fd, 0, os.SEEK_CUR)
-    finally:
-        os.close(fd)
-    return Submission(f"{NAME}:{job.key}@{end}", job.stdout, job.stderr)
+    return _append(executor, [job])[0]
+
+
+@hookimpl
+def paraschut_submit_array(executor: Executor, jobs: Sequence[JobSpec]) -> Sequence[Submission] | None:
+    if executor.name != NAME:
+        return None
+    return _append(executor, jobs)
 
 
 @hookimpl
