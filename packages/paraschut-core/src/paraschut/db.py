@@ -293,6 +293,25 @@ class JobIndex:
                 [(time.time(), b, j) for b, j in keys],
             )
 
+    def resolve(self, rows: Sequence[tuple[tuple[int, int], str, str, int | None, str]]) -> dict[tuple[Any, str], str]:
+        """Finished jobs in one transaction: for each (key, ClusterID, state, exit code, JSON patch),
+        a compare-and-set from submit/run. Returns {(key, new state): old state} for those changed."""
+        changed: dict[tuple[Any, str], str] = {}
+        now = time.time()
+        with self.write() as conn:
+            for key, cluster_id, state, exit_code, patch in rows:
+                where = "BatchID=? AND JobIndex=? AND ClusterID=? AND state IN ('submit', 'run')"
+                old = conn.execute(f"SELECT state FROM jobs WHERE {where}", (*key, cluster_id)).fetchone()
+                if old is None:
+                    continue
+                conn.execute(
+                    "UPDATE jobs SET state=?, exit_code=?, updated=?, version=version+1, "
+                    f"metadata=json_patch(metadata, ?) WHERE {where}",
+                    (state, exit_code, now, patch, *key, cluster_id),
+                )
+                changed[(key, state)] = old[0]
+        return changed
+
     def set_field(self, where: str, params: Sequence[Any], field: str, value: Any) -> int:
         """Set one (validated) field of every matching job in one transaction; returns how many."""
         with self.write() as conn:

@@ -66,27 +66,26 @@ def _targets(session: Session, jobs: Sequence[Mapping[str, Any]]) -> dict[str, l
     return out
 
 
-def _resolve_job(session: Session, key: Key, status: JobStatus) -> bool:
-    """Mark a job that left the queue complete or failed, unless it set its own state meanwhile."""
-    patch: dict[str, Any] = {"qstat": dict(status.info)} if status.info else {}
-    if status.state == FAILED:
-        patch["error"] = status.reason or f"exit code {status.exit_code}"
-    changed = session.index.set_state(
-        "BatchID=? AND JobIndex=? AND ClusterID=?", [*key, status.cluster_id], status.state,
-        from_states=(SUBMIT, RUN), exit_code=status.exit_code,
-    )
-    if changed and patch:
-        with session.index.write() as conn:
-            conn.execute(
-                "UPDATE jobs SET metadata=json_patch(metadata, ?) WHERE BatchID=? AND JobIndex=?",
-                (json.dumps(patch), *key),
-            )
-    for _, _, old in changed:
-        session.manager.state_changed(key[0], key[1], old, status.state)
-    return bool(changed)
+def _resolve_jobs(session: Session, result: Refresh, finished: list[tuple[Key, JobStatus]]) -> None:
+    """Mark jobs that left the queue complete or failed, in one write transaction, unless a job
+    set its own state meanwhile (a compare-and-set from submit/run)."""
+    if not finished:
+        return
+    rows = []
+    for key, status in finished:
+        patch: dict[str, Any] = {"qstat": dict(status.info)} if status.info else {}
+        if status.state == FAILED:
+            patch["error"] = status.reason or f"exit code {status.exit_code}"
+        rows.append((key, status.cluster_id, status.state, status.exit_code, json.dumps(patch)))
+    for (key, state), old in session.index.resolve(rows).items():
+        result.resolved[key] = state
+        session.manager.state_changed(key[0], key[1], old, state)
 
 
-def _apply(session: Session, result: Refresh, key: Key, spawn: int | None, status: JobStatus | None) -> None:
+def _apply(
+    session: Session, result: Refresh, key: Key, spawn: int | None, status: JobStatus | None,
+    finished: list[tuple[Key, JobStatus]],
+) -> None:
     if status is None:
         result.missing.add(key)
         return
@@ -95,8 +94,7 @@ def _apply(session: Session, result: Refresh, key: Key, spawn: int | None, statu
     elif status.on_queue:
         result.queued.add(key)
     elif spawn is None:
-        if _resolve_job(session, key, status):
-            result.resolved[key] = status.state
+        finished.append((key, status))
     else:
         from .spawning import finish_spawn
 
@@ -164,13 +162,13 @@ def refresh(session: Session, jobs: Sequence[Mapping[str, Any]], force: bool = F
             log.warning("could not poll executor %r: %s", name, exc)
             continue
         result.on_queue[name] = sum(1 for s in statuses.values() if s.on_queue)
-        failed = []
+        finished: list[tuple[Key, JobStatus]] = []
         for key, spawn, cid, _ in targets:
             status = statuses.get(cid)
             if fresh or status is None or status.on_queue:
-                _apply(session, result, key, spawn, status)
-            if fresh and status is not None and status.state == FAILED and result.resolved.get(key) == FAILED:
-                failed.append(cid)
+                _apply(session, result, key, spawn, status, finished)
+        _resolve_jobs(session, result, finished)
+        failed = [s.cluster_id for key, s in finished if result.resolved.get(key) == FAILED]
         if failed:
             _cancel_failed(session, name, failed)
     return result
