@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -131,6 +132,7 @@ class Spool:
 
     def __init__(self, path: str, busy_timeout_ms: int = 60_000) -> None:
         self.path = path
+        self.busy_timeout_ms = int(busy_timeout_ms)
         _create_private(path)
         self.conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None)
         self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
@@ -143,10 +145,32 @@ class Spool:
                         self.conn.execute(statement)
                 self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE, waiting for other writers in short steps.
+
+        SQLite's own busy handler sleeps 1, 2, 5, 10... ms between tries; workers hold the lock for
+        a fraction of a millisecond per job, so those sleeps would cost more than the work.
+        """
+        self.conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            deadline = time.monotonic() + self.busy_timeout_ms / 1000
+            delay = 0.0001
+            while True:
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.005)
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """A write transaction (BEGIN IMMEDIATE): other writers wait; committed on success."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        self._begin()
         try:
             yield
         except BaseException:
