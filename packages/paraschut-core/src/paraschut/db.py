@@ -47,6 +47,8 @@ def filesystem_type(path: str) -> str:
 
 
 _COLUMN_SET = frozenset(COLUMN_FIELDS)
+#: one encoder for every row (json.dumps with options builds a new one per call)
+_ENCODE = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
 _PLAIN = (str, int, float)
 
 
@@ -61,7 +63,7 @@ def job_to_row(job: Mapping[str, Any], now: float) -> dict[str, Any]:
     # cannot hold it as it is (None, a bool, a list or a dict)
     meta = {k: v for k, v in job.items() if k not in _COLUMN_SET or type(v) not in _PLAIN}
     meta.pop("updated", None)
-    row["metadata"] = json.dumps(meta, allow_nan=False, separators=(",", ":"))
+    row["metadata"] = _ENCODE(meta)
     return row
 
 
