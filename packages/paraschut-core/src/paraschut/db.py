@@ -376,10 +376,38 @@ class JobIndex:
         with self.write() as conn:
             conn.execute(
                 "INSERT INTO status_snapshots (executor, taken, payload) VALUES (?, ?, ?) "
-                "ON CONFLICT(executor) DO UPDATE SET taken=excluded.taken, payload=excluded.payload "
-                "WHERE excluded.taken >= status_snapshots.taken",
+                "ON CONFLICT(executor) DO UPDATE SET taken=excluded.taken, payload=excluded.payload, "
+                "polling_until=NULL WHERE excluded.taken >= status_snapshots.taken",
                 (executor, taken, payload),
             )
+
+    def take_poll_lease(self, executor: str, now: float, seconds: float) -> bool:
+        """Become the one process polling ``executor`` for up to ``seconds`` (False: another is)."""
+        with self.write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO status_snapshots (executor, taken, payload) VALUES (?, 0, '{}')", (executor,)
+            )
+            cur = conn.execute(
+                "UPDATE status_snapshots SET polling_until=? WHERE executor=? "
+                "AND (polling_until IS NULL OR polling_until < ?)",
+                (now + seconds, executor, now),
+            )
+        return cur.rowcount == 1
+
+    def release_poll_lease(self, executor: str) -> None:
+        """Give up polling ``executor`` (the poll failed)."""
+        with self.write() as conn:
+            conn.execute("UPDATE status_snapshots SET polling_until=NULL WHERE executor=?", (executor,))
+
+    def active_cluster_ids(self, executor: str) -> list[str]:
+        """Every cluster id of ``executor`` that should be on its queue (jobs and spawns)."""
+        rows = self.query(
+            "SELECT ClusterID FROM jobs WHERE executor=? AND state IN ('submit', 'run') AND ClusterID IS NOT NULL "
+            "UNION SELECT ClusterID FROM spawns WHERE executor=? AND state IN ('submit', 'run') "
+            "AND ClusterID IS NOT NULL",
+            (executor, executor), raw=True,
+        )
+        return [str(r[0]) for r in rows]
 
     def snapshot_times(self) -> dict[str, float]:
         """When each executor was last polled."""

@@ -96,7 +96,12 @@ def _v2(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX jobs_pending_claims ON jobs (submitter) WHERE submitter IS NOT NULL")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+def _v3(conn: sqlite3.Connection) -> None:
+    # a lease: while one process polls an executor, the others reuse the last snapshot
+    conn.execute("ALTER TABLE status_snapshots ADD COLUMN polling_until REAL")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

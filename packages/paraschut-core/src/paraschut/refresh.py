@@ -102,29 +102,48 @@ def _apply(
             result.resolved[key] = COMPLETE
 
 
+def _reuse(
+    session: Session, snap: tuple[float, set[str], dict[str, str], dict[str, float]], targets: Sequence[Target],
+    now: float,
+) -> dict[str, JobStatus] | None:
+    """Statuses from a snapshot, or None when it does not cover the targets."""
+    taken, asked, states, absent = snap
+    if not all(cid in asked or submitted >= taken for _, _, cid, submitted in targets):
+        return None
+    statuses = {cid: JobStatus(cid, state) for cid, state in states.items()}
+    for _, _, cid, _ in targets:
+        if cid not in asked or _young(session, absent.get(cid), now):
+            statuses.setdefault(cid, JobStatus(cid, SUBMIT, raw_state="not yet confirmed"))
+    return statuses
+
+
 def _poll(
     session: Session, name: str, targets: Sequence[Target], force: bool
 ) -> tuple[dict[str, JobStatus], bool]:
     """Statuses for the targets: a fresh scheduler call, or another process's recent snapshot.
 
     A snapshot younger than ``status_interval`` is reused when it covers every target (targets
-    submitted after it was taken count as queued). An id the scheduler does not know counts as
-    absent (missing) only once it has been absent for ``missing_grace`` seconds: accounting
-    records can lag behind a job leaving the queue. Returns (statuses, fresh).
+    submitted after it was taken count as queued); an older one too while another process holds
+    the poll lease (it is polling right now), so many processes make one scheduler call per
+    interval. A fresh poll asks about every active job of the executor, so its snapshot serves
+    every process. An id the scheduler does not know counts as absent (missing) only once it has
+    been absent for ``missing_grace`` seconds: accounting records can lag behind a job leaving
+    the queue. Returns (statuses, fresh).
     """
     interval = session.settings.status_interval
     snap = session.index.load_snapshot(name)
     now = time.time()
-    if not force and interval > 0 and snap is not None and now - snap[0] < interval:
-        taken, asked, states, absent = snap
-        if all(cid in asked or submitted >= taken for _, _, cid, submitted in targets):
-            statuses = {cid: JobStatus(cid, state) for cid, state in states.items()}
-            for _, _, cid, _ in targets:
-                if cid not in asked or _young(session, absent.get(cid), now):
-                    statuses.setdefault(cid, JobStatus(cid, SUBMIT, raw_state="not yet confirmed"))
-            return statuses, False
-    ids = [cid for _, _, cid, _ in targets]
-    statuses = session.manager.status(session.executor(name), ids)
+    if not force and interval > 0 and snap is not None:
+        reused = _reuse(session, snap, targets, now)
+        lease = max(30.0, 2 * interval)
+        if reused is not None and (now - snap[0] < interval or not session.index.take_poll_lease(name, now, lease)):
+            return reused, False
+    ids = sorted({cid for _, _, cid, _ in targets} | set(session.index.active_cluster_ids(name)))
+    try:
+        statuses = session.manager.status(session.executor(name), ids)
+    except BaseException:
+        session.index.release_poll_lease(name)
+        raise
     before = snap[3] if snap is not None else {}
     absent = {cid: before.get(cid, now) for cid in ids if cid not in statuses}
     session.index.save_snapshot(name, now, ids, {cid: s.state for cid, s in statuses.items()}, absent)
