@@ -359,6 +359,8 @@ class JobIndex:
         if not rows:
             return None
         payload = json.loads(rows[0]["payload"])
+        if "asked" not in payload:  # only a lease row so far: no poll has finished yet
+            return None
         return (
             float(rows[0]["taken"]), set(payload["asked"]), dict(payload["states"]),
             dict(payload.get("absent_since", {})),

@@ -133,11 +133,17 @@ def _poll(
     interval = session.settings.status_interval
     snap = session.index.load_snapshot(name)
     now = time.time()
-    if not force and interval > 0 and snap is not None:
-        reused = _reuse(session, snap, targets, now)
-        lease = max(30.0, 2 * interval)
-        if reused is not None and (now - snap[0] < interval or not session.index.take_poll_lease(name, now, lease)):
+    if not force and interval > 0:
+        reused = None if snap is None else _reuse(session, snap, targets, now)
+        if reused is not None and now - snap[0] < interval:  # type: ignore[index]
             return reused, False
+        lease = max(30.0, 2 * interval)
+        if not session.index.take_poll_lease(name, now, lease):  # another process is polling now
+            if reused is not None:
+                return reused, False
+            waited = _wait_for_snapshot(session, name, targets, now, lease)
+            if waited is not None:
+                return waited, False
     ids = sorted({cid for _, _, cid, _ in targets} | set(session.index.active_cluster_ids(name)))
     try:
         statuses = session.manager.status(session.executor(name), ids)
@@ -151,6 +157,19 @@ def _poll(
         if _young(session, since, now):
             statuses[cid] = JobStatus(cid, SUBMIT, raw_state="absent, within missing_grace")
     return statuses, True
+
+
+def _wait_for_snapshot(
+    session: Session, name: str, targets: Sequence[Target], since: float, limit: float
+) -> dict[str, JobStatus] | None:
+    """Wait (up to ``limit`` s) for the polling process's snapshot; None: poll here after all."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        snap = session.index.load_snapshot(name)
+        if snap is not None and snap[0] >= since:
+            return _reuse(session, snap, targets, time.time())
+    return None
 
 
 def _young(session: Session, since: float | None, now: float) -> bool:
