@@ -54,7 +54,8 @@ def generate_script(JobInfo: dict[str, Any], Template: str | None = None) -> str
     template_path = os.path.expanduser(str(Template or JobInfo.get("script") or ""))
     if not template_path or not os.path.isfile(template_path):
         raise InvalidJobError(f"template {template_path!r} does not exist", "script")
-    text = open(template_path, encoding="utf-8").read()
+    with open(template_path, encoding="utf-8") as fh:
+        text = fh.read()
     values = {k: v for k, v in JobInfo.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
     values.update(PYTHON=sys.executable, DB=session.settings.db, JOBDIR=session.settings.job_dir)
     # one pass, longest names first: a value is inserted verbatim, never substituted again
