@@ -22,7 +22,7 @@ def make_batch() -> int:
         batch_id += 1  # two runs within one second
     text = open(os.path.join(HERE, "..", "..", "README.md"), encoding="utf-8").read().split("\n")
     job_dir = os.environ.get("PARASCHUT_JOB_DIR", os.path.expanduser("~/.paraschut/jobs"))
-    data_dir = os.path.join(job_dir, f"{batch_id}-input")
+    data_dir = os.path.join(job_dir, str(batch_id), "input")  # inside the batch folder: removed with it
     os.makedirs(data_dir, exist_ok=True)
     jobs = []
     for i in range(N_MAP + 1):
