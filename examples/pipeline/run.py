@@ -11,6 +11,7 @@ import sys
 import time
 
 import paraschut as psu
+from paraschut.config import load_settings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 N_MAP = 4
@@ -20,8 +21,9 @@ def make_batch() -> int:
     batch_id = psu.get_job_template(SetID=True)["BatchID"]
     while psu.get_queue(Filter=f"BatchID = {batch_id}", Verbose=False):
         batch_id += 1  # two runs within one second
-    text = open(os.path.join(HERE, "..", "..", "README.md"), encoding="utf-8").read().split("\n")
-    job_dir = os.environ.get("PARASCHUT_JOB_DIR", os.path.expanduser("~/.paraschut/jobs"))
+    with open(os.path.join(HERE, "..", "..", "README.md"), encoding="utf-8") as fh:
+        text = fh.read().split("\n")
+    job_dir = load_settings().job_dir  # PARASCHUT_JOB_DIR, the config file, or ~/.paraschut/jobs
     data_dir = os.path.join(job_dir, str(batch_id), "input")  # inside the batch folder: removed with it
     os.makedirs(data_dir, exist_ok=True)
     jobs = []
