@@ -18,8 +18,10 @@ from paraschut_pbs.parse import (
     parse_qsub_output,
     parse_scontrol_jobs,
     pbs_version,
+    slurm_task,
+    task_in_range,
 )
-from paraschut_pbs.states import STATE_CODES, collect, job_status, slurm_job_status
+from paraschut_pbs.states import STATE_CODES, collect, job_status, slurm_job_status, slurm_task_status
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -247,3 +249,41 @@ def test_any_json_parses_or_fails_clearly(data: object) -> None:
     except ParaschutError:
         return
     _all_map(jobs)
+
+
+@pytest.mark.parametrize(("spec", "task", "expected"), [
+    ("4", 4, True), ("4", 5, False), ("3-5", 5, True), ("3-5", 6, False), ("1,3-9:2", 7, True),
+    ("1,3-9:2", 8, False), ("2-9%2", 9, True), ("", 1, False), ("x-y", 1, False),
+])
+def test_slurm_task_ranges(spec: str, task: int, expected: bool) -> None:
+    assert task_in_range(spec, task) is expected
+
+
+def test_slurm_array_tasks_running_and_pending() -> None:
+    jobs = parse_scontrol_jobs(fixture("slurm-scontrol-array-running.txt"))  # qsub -t 1-5: 1, 2 run; 3-5 wait
+    assert {j["JobId"]: j["ArrayTaskId"] for j in jobs.values()} == {"256": "1", "257": "2", "255": "3-5"}
+    seen = {cid: slurm_task_status(cid, fields) for cid in ("255_1", "255_4", "255_6", "256", "25_1")
+            if (fields := slurm_task(cid, jobs)) is not None}
+    assert {cid: (s.state, s.raw_state) for cid, s in seen.items()} == {
+        "255_1": (RUN, "RUNNING"), "255_4": (SUBMIT, "PENDING")}
+    assert seen["255_4"].reason == "Resources" and seen["255_1"].host == "vm"
+
+
+def test_slurm_array_tasks_finished() -> None:
+    jobs = parse_scontrol_jobs(fixture("slurm-scontrol-array-done.txt"))  # task 3 exit 7, task 5 cancelled pending
+    statuses = {cid: slurm_task_status(cid, f) for cid in ("255_1", "255_3", "255_4", "255_5")
+                if (f := slurm_task(cid, jobs)) is not None}
+    assert {cid: (s.state, s.exit_code) for cid, s in statuses.items()} == {
+        "255_1": (COMPLETE, 0), "255_3": (FAILED, 7), "255_4": (COMPLETE, 0)}
+    assert parse_qsub_output(fixture("slurm-qsub-array.txt")) == "255"
+
+
+@given(st.text(max_size=30), st.integers(min_value=0, max_value=10**6))
+def test_any_task_range_is_read_without_error(spec: str, task: int) -> None:
+    assert task_in_range(spec, task) in (True, False)
+
+
+@given(st.sampled_from(["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "", "WEIRD"]),
+       st.sampled_from(["0:0", "7:0", "0:9", "", "x"]))
+def test_any_slurm_task_state_maps(state: str, code: str) -> None:
+    assert slurm_task_status("1_1", {"JobState": state, "ExitCode": code}).state in SCHEDULER_STATES

@@ -255,3 +255,12 @@ def test_qsub_is_retried_when_refused_but_not_after_a_timeout(tmp_path: Path) ->
     with pytest.raises(SchedulerCommandError, match="timed out"):
         commands.submit(slow, spec(script=str(tmp_path / "none.sh")))
     assert count.read_text().count("x") == 1
+
+
+def test_qdel_of_array_tasks(tmp_path: Path) -> None:
+    fake(tmp_path / "bin", "qdel", "echo 'root has deleted job-array task 418.7'; "
+         "echo 'job \"418\" task \"20\" does not exist'; exit 1")
+    executor = Executor("sge", {"bin_dir": str(tmp_path / "bin"), "retries": 0})
+    assert commands.delete(executor, ["418.7", "418.20"]) == ["418.7"]
+    fake(tmp_path / "bin", "qdel", "echo 'root has deleted job 418'")
+    assert commands.delete(executor, ["418", "418.2"]) == ["418", "418.2"]  # the whole job: its tasks too

@@ -12,7 +12,7 @@ import pytest
 from attrs import evolve
 
 from paraschut.manager import ExecutorManager
-from paraschut.models import COMPLETE, FAILED, Executor
+from paraschut.models import COMPLETE, FAILED, Executor, JobStatus
 from paraschut.testing import ExecutorContract, make_spec, wait_for_state
 from paraschut_sge import commands
 
@@ -112,3 +112,50 @@ def test_the_commands_on_path_work_too(manager: ExecutorManager, sge: Executor, 
     status = wait_for_state(manager, on_path, sub.cluster_id, {FAILED, COMPLETE}, 60)
     assert status is not None and status.state == COMPLETE, status
 
+
+
+def _wait_all(manager: ExecutorManager, executor: Executor, ids: list[str], timeout: float) -> dict[str, JobStatus]:
+    """Poll all the ids with one batched status call per round until every one has finished."""
+    deadline = time.monotonic() + timeout
+    while True:
+        statuses = manager.status(executor, ids)
+        if all(cid in statuses and statuses[cid].state in (COMPLETE, FAILED) for cid in ids):
+            return statuses
+        assert time.monotonic() < deadline, f"array not finished in {timeout} s: {statuses}"
+        time.sleep(0.5)
+
+
+def test_an_array_runs_each_job_with_its_own_environment(manager: ExecutorManager, sge: Executor, jobdir: Path) -> None:
+    codes = [0, 0, 7, 0]
+    specs = [make_spec(jobdir, 'echo "value=$PSU_VALUE"; exit $PSU_CODE', index=i,
+                       env={"PSU_VALUE": f"job {i}, a b", "PSU_CODE": str(code)}) for i, code in enumerate(codes)]
+    subs = manager.submit_array(sge, specs)
+    ids = [s.cluster_id for s in subs]
+    number = ids[0].partition(".")[0]
+    assert ids == [f"{number}.{t}" for t in range(1, 5)]
+    statuses = _wait_all(manager, sge, ids, 60)
+    assert [(statuses[c].state, statuses[c].exit_code) for c in ids] == [
+        (COMPLETE, 0), (COMPLETE, 0), (FAILED, 7), (COMPLETE, 0)]
+    assert [Path(s.stdout).read_text() for s in specs] == [f"value=job {i}, a b\n" for i in range(4)]
+    assert manager.summary(sge, ids[2]).get("taskid") == "3"
+
+
+def test_cancelling_one_task_leaves_the_others(manager: ExecutorManager, sge: Executor, jobdir: Path) -> None:
+    specs = [make_spec(jobdir, "sleep 3; echo $SGE_TASK_ID", index=i) for i in range(3)]
+    ids = [s.cluster_id for s in manager.submit_array(sge, specs)]
+    assert manager.cancel(sge, [ids[1]]) == [ids[1]]
+    statuses = _wait_all(manager, sge, [ids[0], ids[2]], 60)
+    assert statuses[ids[0]].state == statuses[ids[2]].state == COMPLETE
+    cancelled = manager.status(sge, [ids[1]]).get(ids[1])  # no record when deleted while pending
+    assert cancelled is None or cancelled.state == FAILED, cancelled
+    outputs = [Path(s.stdout).read_text() if Path(s.stdout).exists() else "" for s in specs]
+    assert outputs == ["1\n", "", "3\n"]
+
+
+def test_an_array_task_knows_its_own_id(manager: ExecutorManager, sge: Executor, jobdir: Path) -> None:
+    specs = [make_spec(jobdir, 'echo "$JOB_ID $SGE_TASK_ID"', index=i) for i in range(2)]
+    ids = [s.cluster_id for s in manager.submit_array(sge, specs)]
+    _wait_all(manager, sge, ids, 60)
+    for cid, spec in zip(ids, specs, strict=True):
+        job_id, task = Path(spec.stdout).read_text().split()
+        assert manager.current_job_id(sge, {"JOB_ID": job_id, "SGE_TASK_ID": task}) == cid

@@ -16,4 +16,4 @@ def test_entry_point_is_declared_and_loads() -> None:
 
 def test_sge_is_listed_by_the_executor_manager() -> None:
     info = ExecutorManager().executors["sge"]
-    assert info.name == "sge" and not info.supports_arrays
+    assert info.name == "sge" and info.supports_arrays

@@ -184,3 +184,22 @@ def test_text_parsers_accept_any_input(text: str) -> None:
 @given(st.text(), st.integers(min_value=-5, max_value=10**6))
 def test_task_in_accepts_any_list(tasks: str, task: int) -> None:
     assert task_in(tasks, task) in (True, False)
+
+
+def test_qstat_xml_of_an_array_with_running_and_pending_tasks(fixture_text: Read) -> None:
+    jobs = parse_qstat_xml(fixture_text("qstat_xml_array.xml"))
+    assert [(j.job_id, j.state, j.tasks) for j in jobs] == [
+        ("418", "r", "1"), ("418", "r", "2"), ("418", "qw", "3-12:1")]
+    assert task_in(jobs[2].tasks, 12) and not task_in(jobs[2].tasks, 2)
+
+
+def test_qacct_of_an_array_lists_each_task_that_ran(fixture_text: Read) -> None:
+    records = parse_qacct(fixture_text("qacct_array.txt"))  # tasks 5-7 were deleted while pending
+    assert [(r["taskid"], r["exit_status"]) for r in records] == [
+        ("1", "1"), ("2", "2"), ("3", "0"), ("4", "1"), ("8", "2"), ("9", "0"), ("10", "1"), ("11", "2"), ("12", "0")]
+    assert last_record(records, 5) is None
+
+
+def test_qdel_of_array_tasks_names_each_task(fixture_text: Read) -> None:
+    assert parse_qdel(fixture_text("qdel_array_tasks.txt")) == (["418.7"], ["99999", "418.20"], [])
+    assert parse_qdel("root has registered the job-array task 12.3 for deletion\n") == (["12.3"], [], [])

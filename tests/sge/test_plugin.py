@@ -11,7 +11,7 @@ from attrs import evolve
 
 from paraschut.errors import SchedulerCommandError
 from paraschut.models import COMPLETE, FAILED, RUN, SUBMIT, Executor, JobSpec, LogPaths
-from paraschut_sge import commands, plugin
+from paraschut_sge import arrays, commands, plugin
 from paraschut_sge.parse import parse_qacct, parse_qstat_j, parse_qstat_xml
 
 Read = Callable[[str], str]
@@ -62,13 +62,13 @@ def test_one_poll_maps_queued_error_and_finished_jobs(fixture_text: Read, monkey
         calls.append(("qstat -j", ids))
         return parse_qstat_j(fixture_text("qstat_j_eqw.txt")) if ids else {}
 
-    def accounting(executor: Executor, cid: str) -> object:
-        calls.append(("qacct", cid))
-        return parse_qacct(accounts[cid])[-1] if cid in accounts else None
+    def accounting(executor: Executor, number: str) -> object:
+        calls.append(("qacct", number))
+        return parse_qacct(accounts[number]) if number in accounts else []
 
     monkeypatch.setattr(commands, "queued_jobs", queued)
     monkeypatch.setattr(commands, "job_details", details)
-    monkeypatch.setattr(commands, "accounting", accounting)
+    monkeypatch.setattr(commands, "accounting_records", accounting)
     statuses = plugin.paraschut_status(SGE, ["8", "12", "6", "11.2", "4", "5", "404"])
     assert statuses is not None
     assert {cid: s.state for cid, s in statuses.items()} == {
@@ -111,3 +111,32 @@ def test_a_failing_reason_lookup_still_reports_the_error_state(
 def test_ids_that_are_not_sge_job_numbers_are_never_looked_up() -> None:
     assert commands.accounting(SGE, "psu*") is None
     assert commands.accounting(SGE, "12.x") is None
+
+
+def test_one_poll_maps_array_tasks_running_pending_finished_and_deleted(
+    fixture_text: Read, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(commands, "queued_jobs", lambda e: parse_qstat_xml(fixture_text("qstat_xml_array.xml")))
+    monkeypatch.setattr(commands, "accounting_records",
+                        lambda e, n: calls.append(n) or parse_qacct(fixture_text("qacct_array.txt")))
+    statuses = plugin.paraschut_status(SGE, ["418.2", "418.12", "418.13"])
+    assert statuses is not None
+    assert {c: s.state for c, s in statuses.items()} == {"418.2": RUN, "418.12": SUBMIT}
+    assert calls == ["418"]  # 418.13 is in no task list: one qacct for the job number
+    monkeypatch.setattr(commands, "queued_jobs", lambda e: [])
+    calls.clear()
+    statuses = plugin.paraschut_status(SGE, ["418.1", "418.3", "418.6", "418.11"])  # all left the queue
+    assert statuses is not None and calls == ["418"]
+    assert {c: (s.state, s.exit_code) for c, s in statuses.items()} == {
+        "418.1": (FAILED, 1), "418.3": (COMPLETE, 0), "418.11": (FAILED, 2)}  # 6: deleted while pending
+
+
+def test_an_array_is_one_submission_per_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = [evolve(spec(tmp_path), job_index=i, stdout=str(tmp_path / f"{i}.out")) for i in range(3)]
+    monkeypatch.setattr(arrays, "submit_array", lambda e, js: arrays.array_ids("9", len(js)))
+    subs = plugin.paraschut_submit_array(SGE, jobs)
+    assert subs is not None and [(s.cluster_id, s.stdout) for s in subs] == [
+        ("9.1", jobs[0].stdout), ("9.2", jobs[1].stdout), ("9.3", jobs[2].stdout)]
+    assert plugin.paraschut_submit_array(OTHER, jobs) is None
+    assert [i.supports_arrays for i in plugin.paraschut_register_executors()] == [True]

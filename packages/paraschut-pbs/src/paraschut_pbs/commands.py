@@ -19,10 +19,19 @@ from paraschut.errors import (
     ParaschutError,
     SchedulerCommandError,
 )
-from paraschut.models import Executor, JobSpec
+from paraschut.models import Executor, JobSpec, JobStatus
 
-from .parse import Attributes, parse_qstat_full, parse_qstat_json, parse_qsub_output, parse_scontrol_jobs, pbs_version
-from .states import collect
+from .parse import (
+    Attributes,
+    base_id,
+    parse_qstat_full,
+    parse_qstat_json,
+    parse_qsub_output,
+    parse_scontrol_jobs,
+    pbs_version,
+    slurm_task,
+)
+from .states import collect, slurm_job_status, slurm_task_status
 
 __all__ = [
     "FLAVOURS",
@@ -34,12 +43,16 @@ __all__ = [
     "detect_flavour",
     "legal_job_name",
     "options",
+    "poll",
     "query",
     "query_slurm",
     "resource_list",
     "status_argv",
+    "run_tool",
     "submit",
     "submit_argv",
+    "summary",
+    "tool",
 ]
 
 NAME = "pbs"
@@ -57,6 +70,7 @@ _MEMORY = re.compile(r"^(\d+)\s*([kmgtp]?)([bw]?)$", re.I)
 _MEMORY_KEYS = frozenset({"mem", "pmem", "vmem", "pvmem"})
 _CPU_KEYS = ("cpus", "ppn")
 _IDS_PER_CALL = 5000
+_SLURM_TASK = re.compile(r"^\d+_\d+$")  # an array task, in Slurm's notation (see arrays.py)
 
 
 @frozen
@@ -193,9 +207,11 @@ def submit_env(job: JobSpec, base: Mapping[str, str]) -> dict[str, str]:
 
 
 def status_argv(qstat: str, flavour: str, json: bool, cluster_ids: Sequence[str]) -> list[str]:
-    """``qstat -f [-x] [-F json] ID...``: one call for many jobs (-x: PBS Pro's finished jobs)."""
+    """``qstat -f [-x] [-t] [-F json] ID...``: one call for many jobs (-x: PBS Pro's finished jobs;
+    -t: array subjobs such as ``123[4].server``, on PBS Pro and Torque)."""
     argv = [qstat, "-f"]
     argv += ["-x"] if flavour == "pro" else []     # Torque's -x means XML; its C jobs show anyway
+    argv += ["-t"] if flavour != "slurm" and any("[" in cid for cid in cluster_ids) else []
     argv += ["-F", "json"] if json else []
     return [*argv, *cluster_ids]
 
@@ -210,12 +226,12 @@ def _named(cluster_id: str, text: str) -> bool:
 
 
 # -- calls --------------------------------------------------------------------------------------
-def _tool(opts: Options, command: str) -> str:
-    # scontrol (Slurm's wrappers only) is Slurm's own command: on PATH, not beside the wrappers
-    return resolve(command, None if command == "scontrol" else opts.bin_dir, NAME)
+def tool(opts: Options, command: str) -> str:
+    # scontrol and scancel (Slurm's wrappers only) are Slurm's own commands: on PATH, not beside the wrappers
+    return resolve(command, None if command in ("scontrol", "scancel") else opts.bin_dir, NAME)
 
 
-def _run(opts: Options, argv: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+def run_tool(opts: Options, argv: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return run(argv, timeout=opts.timeout, retries=opts.retries, **kwargs)
 
 
@@ -241,16 +257,16 @@ def flavour_of(opts: Options) -> tuple[str, bool]:
     """The flavour to speak and whether to ask for JSON (PBS Pro 13 and later, unless told)."""
     if opts.flavour != "auto":
         return opts.flavour, opts.json if opts.json is not None else opts.flavour == "pro"
-    flavour, version = detect_flavour(_tool(opts, "qstat"), opts.timeout)
+    flavour, version = detect_flavour(tool(opts, "qstat"), opts.timeout)
     json = opts.json if opts.json is not None else flavour == "pro" and (version or (0, 0)) >= (13, 0)
     return flavour, bool(json)
 
 
 def check(opts: Options) -> str:
     """One ``qstat -Q`` (the server's queues): the server answers, or this raises."""
-    qstat = _tool(opts, "qstat")
+    qstat = tool(opts, "qstat")
     flavour, _ = flavour_of(opts)
-    proc = _run(opts, [qstat, "-Q"])
+    proc = run_tool(opts, [qstat, "-Q"])
     queues = max(0, len([line for line in proc.stdout.splitlines() if line.strip()]) - 2)
     return f"{flavour} server answered at {qstat}: {queues} queue(s)"
 
@@ -261,9 +277,9 @@ def submit(opts: Options, job: JobSpec) -> str:
     :raises SchedulerCommandError: qsub failed (the job is not queued).
     """
     flavour, _ = flavour_of(opts)
-    argv = submit_argv(_tool(opts, "qsub"), job, opts, flavour)
+    argv = submit_argv(tool(opts, "qsub"), job, opts, flavour)
     # a qsub that timed out may have queued the job: never run it twice
-    proc = _run(opts, argv, env=submit_env(job, os.environ), retry_timeouts=False)
+    proc = run_tool(opts, argv, env=submit_env(job, os.environ), retry_timeouts=False)
     try:
         return parse_qsub_output(proc.stdout)
     except ParaschutError:
@@ -271,8 +287,8 @@ def submit(opts: Options, job: JobSpec) -> str:
 
 
 def _qstat(opts: Options, flavour: str, json: bool, ids: Sequence[str]) -> dict[str, Attributes]:
-    argv = status_argv(_tool(opts, "qstat"), flavour, json, ids)
-    proc = _run(opts, argv, ok_codes=(0, *UNKNOWN_ID_CODES))
+    argv = status_argv(tool(opts, "qstat"), flavour, json, ids)
+    proc = run_tool(opts, argv, ok_codes=(0, *UNKNOWN_ID_CODES))
     noise = [ln for ln in proc.stderr.splitlines() if ln.strip() and not _UNKNOWN_ID_MESSAGE.search(ln)]
     if proc.returncode != 0 and noise:
         raise SchedulerCommandError(argv, proc.returncode, proc.stderr)
@@ -299,8 +315,40 @@ def query(opts: Options, cluster_ids: Sequence[str]) -> dict[str, Attributes]:
 
 def query_slurm(opts: Options) -> dict[str, Attributes]:
     """JobState and ExitCode of every job Slurm still remembers (``scontrol -o show job``: one call)."""
-    argv = [_tool(opts, "scontrol"), "-o", "show", "job"]
-    return parse_scontrol_jobs(_run(opts, argv).stdout)
+    argv = [tool(opts, "scontrol"), "-o", "show", "job"]
+    return parse_scontrol_jobs(run_tool(opts, argv).stdout)
+
+
+def poll(opts: Options, cluster_ids: Sequence[str]) -> dict[str, JobStatus]:
+    """The status of every listed job with one qstat, and on Slurm's wrappers at most one scontrol:
+    for jobs qstat shows as finished (C for success and failure alike) and for array tasks (``123_4``),
+    which the wrapper's qstat cannot name."""
+    slurm = flavour_of(opts)[0] == "slurm"
+    tasks = [cid for cid in cluster_ids if slurm and _SLURM_TASK.match(cid)]
+    plain = [cid for cid in cluster_ids if cid not in set(tasks)]
+    found, unresolved = collect(plain, query(opts, plain)) if plain else ({}, [])
+    if tasks or (slurm and unresolved):
+        records = query_slurm(opts)
+        for cid in unresolved:
+            fields = records.get(base_id(cid))
+            status = slurm_job_status(cid, fields) if fields else None
+            if status is not None:
+                found[cid] = status
+        for cid in tasks:
+            if (fields := slurm_task(cid, records)) is not None:
+                found[cid] = slurm_task_status(cid, fields)
+    return found
+
+
+def summary(opts: Options, cluster_id: str) -> dict[str, str]:
+    """qstat's record of one job (Slurm's scontrol record for a Slurm array task); empty when unknown."""
+    if _SLURM_TASK.match(cluster_id) and flavour_of(opts)[0] == "slurm":
+        fields = slurm_task(cluster_id, query_slurm(opts))
+        return {"id": cluster_id, **fields} if fields else {}
+    jobs = query(opts, [cluster_id])
+    by_base = {base_id(job_id): attrs for job_id, attrs in jobs.items()}
+    attrs = jobs.get(cluster_id) or by_base.get(base_id(cluster_id)) or {}
+    return {"id": cluster_id, **attrs} if attrs else {}
 
 
 def cancel(opts: Options, cluster_ids: Sequence[str]) -> list[str]:
@@ -313,13 +361,15 @@ def cancel(opts: Options, cluster_ids: Sequence[str]) -> list[str]:
     """
     ids = list(cluster_ids)
     if flavour_of(opts)[0] == "slurm":
-        found, _ = collect(ids, query(opts, ids))
+        found = poll(opts, ids)
         ids = [cid for cid in ids if cid in found and found[cid].on_queue and found[cid].raw_state != "U"]
         if not ids:
             return []
-    argv = cancel_argv(_tool(opts, "qdel"), ids)
+    # the wrapper's qdel takes job numbers only (123_4 would be read as 123, the whole array): scancel
+    qdel = tool(opts, "scancel") if any(_SLURM_TASK.match(cid) for cid in ids) else tool(opts, "qdel")
+    argv = cancel_argv(qdel, ids)
     try:
-        _run(opts, argv)
+        run_tool(opts, argv)
     except SchedulerCommandError as exc:
         text = exc.stderr.lower()
         if exc.timed_out or any(pattern in text for pattern in TRANSIENT_PATTERNS):

@@ -17,6 +17,8 @@ __all__ = [
     "parse_qsub_output",
     "parse_scontrol_jobs",
     "pbs_version",
+    "slurm_task",
+    "task_in_range",
 ]
 
 #: One attribute and its value in one job's record: ``{"job_state": "R", "Resource_List.mem": "1gb"}``.
@@ -25,7 +27,8 @@ Attributes = dict[str, str]
 _JOB_ID_LINE = re.compile(r"^Job Id:\s*(\S+)")
 _ATTRIBUTE = re.compile(r"^([A-Za-z_][\w.\-]*)\s=\s?(.*)$")
 _JOB_ID = re.compile(r"^\d+(\[\d*\])?(\.[\w.\-]+)?$")
-_SCONTROL_FIELD = re.compile(r"(?:^|\s)(JobId|JobState|ExitCode|Reason|NodeList)=(\S*)")
+_SCONTROL_FIELD = re.compile(r"(?:^|\s)(JobId|ArrayJobId|ArrayTaskId|JobState|ExitCode|Reason|NodeList)=(\S*)")
+_TASK_RANGE = re.compile(r"^(\d+)(?:-(\d+)(?::(\d+))?)?$")
 _VERSION = re.compile(r"pbs_version\s*=\s*(\d+)(?:\.(\d+))?")
 
 
@@ -134,6 +137,28 @@ def parse_scontrol_jobs(text: str) -> dict[str, Attributes]:
         if fields.get("JobId"):
             jobs[fields["JobId"]] = fields
     return jobs
+
+
+def task_in_range(spec: str, task: int) -> bool:
+    """True when Slurm's ``ArrayTaskId`` (``4``, ``3-5``, ``1,3-9:2``, ``2-9%2`` throttled) covers ``task``."""
+    for part in spec.partition("%")[0].split(","):
+        match = _TASK_RANGE.match(part.strip())
+        if match:
+            first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+            if first <= task <= last and (task - first) % max(int(match.group(3) or 1), 1) == 0:
+                return True
+    return False
+
+
+def slurm_task(cluster_id: str, jobs: Mapping[str, Attributes]) -> Attributes | None:
+    """The ``scontrol`` record of array task ``JOB_TASK`` (its own once it started, else the pending rest's)."""
+    array_id, sep, task = cluster_id.partition("_")
+    if not sep or not task.isascii() or not task.isdigit():
+        return None
+    for fields in jobs.values():
+        if fields.get("ArrayJobId") == array_id and task_in_range(fields.get("ArrayTaskId", ""), int(task)):
+            return fields
+    return None
 
 
 def pbs_version(text: str) -> tuple[int, int] | None:

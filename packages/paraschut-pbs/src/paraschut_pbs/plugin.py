@@ -8,9 +8,7 @@ from typing import Any
 from paraschut.hookspecs import hookimpl
 from paraschut.models import Executor, ExecutorInfo, JobSpec, JobStatus, LogPaths, Submission
 
-from . import commands
-from .parse import base_id
-from .states import collect, slurm_job_status
+from . import arrays, commands
 
 __all__ = [
     "paraschut_cancel",
@@ -21,6 +19,7 @@ __all__ = [
     "paraschut_register_executors",
     "paraschut_status",
     "paraschut_submit",
+    "paraschut_submit_array",
 ]
 
 NAME = commands.NAME
@@ -28,7 +27,8 @@ NAME = commands.NAME
 
 @hookimpl
 def paraschut_register_executors() -> Sequence[ExecutorInfo]:
-    return [ExecutorInfo(NAME, "PBS Pro / OpenPBS / Torque (qsub, qstat, qdel), or Slurm's PBS wrappers")]
+    return [ExecutorInfo(NAME, "PBS Pro / OpenPBS / Torque (qsub, qstat, qdel), or Slurm's PBS wrappers",
+                         supports_arrays=True)]
 
 
 @hookimpl
@@ -41,22 +41,18 @@ def paraschut_submit(executor: Executor, job: JobSpec) -> Submission | None:
 
 
 @hookimpl
+def paraschut_submit_array(executor: Executor, jobs: Sequence[JobSpec]) -> Sequence[Submission] | None:
+    if executor.name != NAME:
+        return None
+    ids = arrays.submit_array(commands.options(executor), jobs)  # one qsub -J/-t 1-N; see arrays.py for ids
+    return [Submission(cid, job.stdout, job.stderr) for cid, job in zip(ids, jobs, strict=True)]
+
+
+@hookimpl
 def paraschut_status(executor: Executor, cluster_ids: Sequence[str]) -> Mapping[str, JobStatus] | None:
     if executor.name != NAME:
         return None
-    if not cluster_ids:
-        return {}
-    opts = commands.options(executor)
-    found, unresolved = collect(cluster_ids, commands.query(opts, list(cluster_ids)))
-    if unresolved and commands.flavour_of(opts)[0] == "slurm":
-        # Slurm's qstat says C for success and failure alike: Slurm's own record tells them apart.
-        slurm = commands.query_slurm(opts)
-        for cid in unresolved:
-            fields = slurm.get(base_id(cid))
-            status = slurm_job_status(cid, fields) if fields else None
-            if status is not None:
-                found[cid] = status
-    return found
+    return commands.poll(commands.options(executor), cluster_ids) if cluster_ids else {}
 
 
 @hookimpl
@@ -79,10 +75,7 @@ def paraschut_log_paths(executor: Executor, job: JobSpec, cluster_id: str) -> Lo
 def paraschut_job_summary(executor: Executor, cluster_id: str) -> Mapping[str, Any] | None:
     if executor.name != NAME:
         return None
-    jobs = commands.query(commands.options(executor), [cluster_id])
-    by_base = {base_id(job_id): attrs for job_id, attrs in jobs.items()}
-    attrs = jobs.get(cluster_id) or by_base.get(base_id(cluster_id)) or {}
-    return {"id": cluster_id, **attrs} if attrs else {}
+    return commands.summary(commands.options(executor), cluster_id)
 
 
 @hookimpl
@@ -96,4 +89,7 @@ def paraschut_check_scheduler(executor: Executor) -> str | None:
 def paraschut_current_job_id(executor: Executor, environ: Mapping[str, str]) -> str | None:
     if executor.name != NAME:
         return None
-    return environ.get("PBS_JOBID") or None
+    array_job, task = environ.get("SLURM_ARRAY_JOB_ID"), environ.get("SLURM_ARRAY_TASK_ID")
+    if array_job and task:  # a task of an array on Slurm's wrappers: PBS_JOBID is its own job number
+        return f"{array_job}_{task}"
+    return environ.get("PBS_JOBID") or None  # PBS Pro and Torque: 123[4].server for an array task

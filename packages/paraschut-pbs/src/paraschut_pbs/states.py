@@ -16,6 +16,7 @@ __all__ = [
     "exit_status",
     "job_status",
     "slurm_job_status",
+    "slurm_task_status",
 ]
 
 #: Every ``job_state`` letter of Torque, PBS Pro and Slurm's qstat wrapper, with its meaning.
@@ -108,6 +109,23 @@ def slurm_job_status(cluster_id: str, fields: Mapping[str, str]) -> JobStatus | 
         why = state.lower() + (f", signal {sig}" if sig else "") + (f", exit status {exit_code}" if exit_code else "")
         return JobStatus(cluster_id, FAILED, raw_state=state, exit_code=exit_code or None, reason=why, host=host)
     return None
+
+
+_SLURM_QUEUED = frozenset({"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"})
+
+
+def slurm_task_status(cluster_id: str, fields: Mapping[str, str]) -> JobStatus:
+    """Map the ``scontrol`` record of a Slurm array task (``123_4``) at any stage of its life."""
+    final = slurm_job_status(cluster_id, fields)
+    if final is not None:
+        return final
+    state = fields.get("JobState", "")
+    host = fields.get("NodeList") or None
+    if state in _SLURM_QUEUED:
+        return JobStatus(cluster_id, SUBMIT, raw_state=state, reason=fields.get("Reason"))
+    if state in ("RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT"):
+        return JobStatus(cluster_id, RUN, raw_state=state, host=host)
+    return JobStatus(cluster_id, UNKNOWN, raw_state=state, reason=f"Slurm state {state or '(none)'}")
 
 
 def collect(

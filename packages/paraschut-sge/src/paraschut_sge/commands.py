@@ -37,6 +37,7 @@ import platform
 import re
 import subprocess
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from paraschut.commands import TRANSIENT_PATTERNS, resolve, run
@@ -49,12 +50,17 @@ __all__ = [
     "CPU_KEYS",
     "DEBIAN_DEFAULTS",
     "accounting",
+    "accounting_many",
+    "accounting_records",
     "binary",
     "delete",
+    "command_env",
     "hms",
     "job_details",
     "job_name",
     "memory_mb",
+    "path",
+    "placement",
     "qsub_argv",
     "queued_jobs",
     "resource_args",
@@ -104,7 +110,8 @@ def binary(executor: Executor, command: str) -> str:
     return resolve(command, bin_dir, executor.name)
 
 
-def _env(executor: Executor, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def command_env(executor: Executor, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of an SGE command: this process's, ``extra``, and the cell (:func:`settings`)."""
     return {**os.environ, **(extra or {}), **settings(executor)}
 
 
@@ -113,7 +120,7 @@ def _call(executor: Executor, argv: Sequence[str], *, benign: str | None = None,
     """Run one command; exit code 1 is accepted when its output matches ``benign``."""
     kwargs: dict[str, Any] = {
         "timeout": float(executor.option("timeout", 60)), "retries": int(executor.option("retries", 3)),
-        "transient": TRANSIENT, "env": env if env is not None else _env(executor),
+        "transient": TRANSIENT, "env": env if env is not None else command_env(executor),
     }
     if benign is None:
         return run(argv, **kwargs)
@@ -250,7 +257,7 @@ def _env_args(env: Mapping[str, str]) -> list[str]:
     return ["-v", ",".join(sorted(env))] if env else []
 
 
-def _path(path: str) -> str:
+def path(path: str) -> str:
     return f":{path}" if ":" in path else path  # SGE reads "host:path"; an empty host keeps the colon
 
 
@@ -266,17 +273,19 @@ def shell_args(shebang: str | None) -> list[str]:
     return ["-S", "/usr/bin/env"]  # env execs the script, so the kernel honours the whole #! line
 
 
-def qsub_argv(qsub: str, executor: Executor, job: JobSpec, shebang: str | None = None) -> list[str]:
-    """The ``qsub`` command line for a job (its environment goes through qsub's own environment)."""
+def placement(executor: Executor, job: JobSpec) -> tuple[list[str], list[str]]:
+    """``-q`` and the resource arguments of a job (the executor's defaults overridden by the job's)."""
     resources = {**{str(k): str(v) for k, v in (executor.option("resources") or {}).items()}, **job.resources}
     queue = job.queue or executor.option("queue")
-    argv = [qsub, "-terse", "-N", job_name(job), "-o", _path(job.stdout), "-e", _path(job.stderr),
-            "-wd", job.workdir]
-    argv += ["-q", queue] if queue else []
-    argv += shell_args(shebang)
-    argv += resource_args(resources, pe=executor.option("pe", "smp"),
-                          mem_resource=executor.option("mem_resource", "h_vmem"))
-    argv += _env_args(job.env)
+    return (["-q", queue] if queue else []), resource_args(
+        resources, pe=executor.option("pe", "smp"), mem_resource=executor.option("mem_resource", "h_vmem"))
+
+
+def qsub_argv(qsub: str, executor: Executor, job: JobSpec, shebang: str | None = None) -> list[str]:
+    """The ``qsub`` command line for a job (its environment goes through qsub's own environment)."""
+    queue, resources = placement(executor, job)
+    argv = [qsub, "-terse", "-N", job_name(job), "-o", path(job.stdout), "-e", path(job.stderr),
+            "-wd", job.workdir, *queue, *shell_args(shebang), *resources, *_env_args(job.env)]
     argv += [str(a) for a in executor.option("extra_args") or ()]
     return [*argv, job.script]
 
@@ -299,7 +308,7 @@ def submit(executor: Executor, job: JobSpec) -> str:
     argv = qsub_argv(binary(executor, "qsub"), executor, job, _shebang(job.script))
     proc = run(
         argv, timeout=float(executor.option("timeout", 60)), retries=int(executor.option("retries", 3)),
-        transient=TRANSIENT, env=_env(executor, job.env), retry_timeouts=False,
+        transient=TRANSIENT, env=command_env(executor, job.env), retry_timeouts=False,
     )
     return parse_qsub(proc.stdout)
 
@@ -318,22 +327,43 @@ def job_details(executor: Executor, job_ids: Sequence[str]) -> dict[str, dict[st
     return parse_qstat_j(_call(executor, argv, benign=r"do not exist").stdout)
 
 
+_SGE_ID = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
 def accounting(executor: Executor, cluster_id: str) -> dict[str, str] | None:
     """The latest ``qacct -j`` record of a job (``N`` or array task ``N.T``); None when there is none."""
-    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", cluster_id):
-        return None  # not an SGE id (qacct would take it for a job name pattern)
-    number, _, task = cluster_id.partition(".")
-    argv = [binary(executor, "qacct"), "-j", number] + (["-t", task] if task else [])
-    proc = _call(executor, argv, benign=r"not found")
-    return last_record(parse_qacct(proc.stdout), int(task) if task.isascii() and task.isdigit() else None)
+    return accounting_many(executor, [cluster_id]).get(cluster_id)
+
+
+def accounting_many(executor: Executor, cluster_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    """The latest ``qacct`` record of each id that has one: one ``qacct -j N`` per job number
+    (an array's tasks share one call), at most four at a time."""
+    numbers = sorted({cid.partition(".")[0] for cid in cluster_ids if _SGE_ID.fullmatch(cid)})
+    if not numbers:
+        return {}
+    with ThreadPoolExecutor(min(4, len(numbers))) as pool:
+        records = dict(zip(numbers, pool.map(lambda n: accounting_records(executor, n), numbers), strict=True))
+    found = {}
+    for cid in filter(_SGE_ID.fullmatch, cluster_ids):  # not an SGE id: qacct would take it for a name
+        number, _, task = cid.partition(".")
+        record = last_record(records[number], int(task) if task else None)
+        if record is not None:
+            found[cid] = record
+    return found
+
+
+def accounting_records(executor: Executor, number: str) -> list[dict[str, str]]:
+    """Every ``qacct -j N`` record of job number ``N`` (one per run, or per array task)."""
+    return parse_qacct(_call(executor, [binary(executor, "qacct"), "-j", number], benign=r"not found").stdout)
 
 
 def delete(executor: Executor, cluster_ids: Sequence[str]) -> list[str]:
-    """``qdel`` all the ids in one call; returns those SGE accepted (unknown ids are no error)."""
+    """``qdel`` all the ids (jobs ``N``, array tasks ``N.T``) in one call; returns those SGE accepted
+    (unknown ids are no error)."""
     argv = [binary(executor, "qdel"), *cluster_ids]
     proc = _call(executor, argv, benign=r"does not exist")
     accepted, _missing, other = parse_qdel(proc.stdout + "\n" + proc.stderr)
     if proc.returncode != 0 and other and not accepted:
         raise SchedulerCommandError(argv, proc.returncode, "\n".join(other))
-    numbers = set(accepted)
-    return [cid for cid in cluster_ids if cid.partition(".")[0] in numbers]
+    done = set(accepted)
+    return [cid for cid in cluster_ids if cid in done or cid.partition(".")[0] in done]

@@ -181,12 +181,18 @@ def parse_qsub(text: str) -> str:
     return match.group(1) or match.group(2)
 
 
-_DELETED = re.compile(r"has (?:deleted|registered the) job(?:-array)? (\d+)|job (\d+) is already in deletion")
-_MISSING = re.compile(r'job "?(\d+)"? does not exist')
+_DELETED = re.compile(
+    r"has (?:deleted|registered the) job(?:-array task)?(?:-array)? (\d+(?:\.\d+)?)"
+    r"|job(?:-array task)? (\d+(?:\.\d+)?) is already in deletion"
+)
+_MISSING = re.compile(r'job "?(\d+)"?(?: task "?(\d+)"?)? does not exist')
 
 
 def parse_qdel(text: str) -> tuple[list[str], list[str], list[str]]:
-    """``qdel`` output as (ids accepted for deletion, ids that do not exist, other non-empty lines)."""
+    """``qdel`` output as (ids accepted for deletion, ids that do not exist, other non-empty lines).
+
+    Ids are job numbers (``12``) or array tasks (``12.3``, from ``qdel 12.3`` or ``qdel 12 -t 3``).
+    """
     accepted: list[str] = []
     missing: list[str] = []
     other: list[str] = []
@@ -194,7 +200,7 @@ def parse_qdel(text: str) -> tuple[list[str], list[str], list[str]]:
         if match := _DELETED.search(line):
             accepted.append(match.group(1) or match.group(2))
         elif match := _MISSING.search(line):
-            missing.append(match.group(1))
+            missing.append(".".join(g for g in match.groups() if g))
         elif line.strip():
             other.append(line.strip())
     return accepted, missing, other

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from paraschut.errors import SchedulerCommandError
 from paraschut.hookspecs import hookimpl
 from paraschut.models import FAILED, Executor, ExecutorInfo, JobSpec, JobStatus, LogPaths, Submission
 
-from . import commands
+from . import arrays, commands
 from .parse import error_reason
 from .states import from_accounting, from_qstat, match_queued, sge_state
 
@@ -25,6 +24,7 @@ __all__ = [
     "paraschut_register_executors",
     "paraschut_status",
     "paraschut_submit",
+    "paraschut_submit_array",
 ]
 
 NAME = "sge"
@@ -32,7 +32,7 @@ NAME = "sge"
 
 @hookimpl
 def paraschut_register_executors() -> Sequence[ExecutorInfo]:
-    return [ExecutorInfo(NAME, "Son of Grid Engine / SGE: qsub, qstat -xml, qacct, qdel")]
+    return [ExecutorInfo(NAME, "Son of Grid Engine / SGE: qsub, qstat -xml, qacct, qdel", supports_arrays=True)]
 
 
 @hookimpl
@@ -40,6 +40,14 @@ def paraschut_submit(executor: Executor, job: JobSpec) -> Submission | None:
     if executor.name != NAME:
         return None
     return Submission(commands.submit(executor, job), job.stdout, job.stderr)
+
+
+@hookimpl
+def paraschut_submit_array(executor: Executor, jobs: Sequence[JobSpec]) -> Sequence[Submission] | None:
+    if executor.name != NAME:
+        return None
+    ids = arrays.submit_array(executor, jobs)  # one qsub -t 1-N: task i is jobs[i-1], id "N.i"
+    return [Submission(cid, job.stdout, job.stderr) for cid, job in zip(ids, jobs, strict=True)]
 
 
 @hookimpl
@@ -57,11 +65,8 @@ def paraschut_status(executor: Executor, cluster_ids: Sequence[str]) -> Mapping[
         for cid, job in queued.items()
     }
     gone = [cid for cid in cluster_ids if cid not in queued]
-    if gone:
-        with ThreadPoolExecutor(min(4, len(gone))) as pool:  # qacct takes one job per call
-            for cid, record in zip(gone, pool.map(lambda c: commands.accounting(executor, c), gone), strict=True):
-                if record is not None:
-                    statuses[cid] = from_accounting(cid, record)
+    for cid, record in commands.accounting_many(executor, gone).items():  # one qacct per job number
+        statuses[cid] = from_accounting(cid, record)
     return statuses
 
 
