@@ -32,7 +32,7 @@ def make_wrappers(executor: str, directory: str, log: str) -> None:
     for command in COMMANDS[executor]:
         path = os.path.join(directory, command)
         with open(path, "w") as fh:
-            fh.write(f'#!/bin/sh\necho {command} >> "{log}"\nexec "{REAL_BIN[executor]}/{command}" "$@"\n')
+            fh.write(f'#!/bin/sh\necho "{command} $(date +%s.%N) $1" >> "{log}"\nexec "{REAL_BIN[executor]}/{command}" "$@"\n')
         os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
 
 
@@ -40,7 +40,7 @@ def counted(log: str) -> Counter[str]:
     if not os.path.exists(log):
         return Counter()
     with open(log) as fh:
-        return Counter(line.strip() for line in fh)
+        return Counter(line.split()[0] for line in fh if line.strip())
 
 
 def poller(seconds: float, barrier: multiprocessing.synchronize.Barrier) -> None:
@@ -94,6 +94,8 @@ def run(executor: str, jobs: int, pollers: int, seconds: float, interval: float)
     status_calls = calls["qstat"] + calls["qacct"]
     print(f"{executor}: {pollers} processes polling for {seconds:g} s (status_interval {interval:g} s): "
           f"{status_calls} status call(s) ({dict(calls)}); target: at most {math.ceil(seconds / interval) + 1}")
+    if os.environ.get("BENCH_KEEP_LOG"):
+        print(open(log).read())
     psu.qdel_batch(1)
     shutil.rmtree(tmp, ignore_errors=True)
 

@@ -383,16 +383,20 @@ class JobIndex:
                 (executor, taken, payload),
             )
 
-    def take_poll_lease(self, executor: str, now: float, seconds: float) -> bool:
-        """Become the one process polling ``executor`` for up to ``seconds`` (False: another is)."""
+    def take_poll_lease(self, executor: str, now: float, seconds: float, seen: float = float("inf")) -> bool:
+        """Become the one process polling ``executor`` for up to ``seconds``.
+
+        False when another process is polling, or has saved a snapshot newer than ``seen`` (the
+        one the caller found stale) since.
+        """
         with self.write() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO status_snapshots (executor, taken, payload) VALUES (?, 0, '{}')", (executor,)
             )
             cur = conn.execute(
                 "UPDATE status_snapshots SET polling_until=? WHERE executor=? "
-                "AND (polling_until IS NULL OR polling_until < ?)",
-                (now + seconds, executor, now),
+                "AND (polling_until IS NULL OR polling_until < ?) AND taken <= ?",
+                (now + seconds, executor, now, seen),
             )
         return cur.rowcount == 1
 

@@ -138,7 +138,11 @@ def _poll(
         if reused is not None and now - snap[0] < interval:  # type: ignore[index]
             return reused, False
         lease = max(30.0, 2 * interval)
-        if not session.index.take_poll_lease(name, now, lease):  # another process is polling now
+        seen = snap[0] if snap is not None else 0.0
+        if not session.index.take_poll_lease(name, now, lease, seen):  # another process polls, or just did
+            newer = session.index.load_snapshot(name)
+            if newer is not None and newer[0] > seen:
+                reused = _reuse(session, newer, targets, now) or reused
             if reused is not None:
                 return reused, False
             waited = _wait_for_snapshot(session, name, targets, now, lease)
