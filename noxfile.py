@@ -7,7 +7,7 @@ import pathlib
 import nox
 
 ROOT = pathlib.Path(__file__).parent
-PACKAGES = ["paraschut-core", "paraschut-local", "paraschut-pbs", "paraschut-sge"]
+PACKAGES = ["paraschut-core", "paraschut-local", "paraschut-pbs", "paraschut-sge", "paraschut-slurm"]
 PACKAGE_DIRS = [str(ROOT / "packages" / name) for name in PACKAGES]
 TEST_DEPS = ["pytest>=7", "hypothesis>=6"]
 
@@ -62,10 +62,10 @@ def wheels(session: nox.Session) -> None:
     session.run(pip, "install", "--no-cache-dir", *wheels_built, external=True)
     session.run(
         python, "-c",
-        "import paraschut, paraschut_local, paraschut_pbs, paraschut_sge; "
+        "import paraschut, paraschut_local, paraschut_pbs, paraschut_sge, paraschut_slurm; "
         "from paraschut.manager import ExecutorManager; "
         "names = sorted(ExecutorManager().executors); print('executors:', names); "
-        "assert names == ['file', 'local', 'pbs', 'sge'], names",
+        "assert names == ['file', 'local', 'pbs', 'sge', 'slurm'], names",
         external=True,
     )
 

@@ -32,7 +32,8 @@ def make_wrappers(executor: str, directory: str, log: str) -> None:
     for command in COMMANDS[executor]:
         path = os.path.join(directory, command)
         with open(path, "w") as fh:
-            fh.write(f'#!/bin/sh\necho "{command} $(date +%s.%N) $1" >> "{log}"\nexec "{REAL_BIN[executor]}/{command}" "$@"\n')
+            real = f"{REAL_BIN[executor]}/{command}"
+            fh.write(f'#!/bin/sh\necho "{command} $(date +%s.%N) $1" >> "{log}"\nexec "{real}" "$@"\n')
         os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
 
 

@@ -1,8 +1,8 @@
 """End to end on every executor with a real backend: the README's example pipeline unchanged, a failing
 job, qdel, a missing job and a spawning job, through the public API only.
 
-local runs everywhere; sge needs the SGE that tests/clusters/sge.sh starts; pbs needs the Slurm and
-PBS wrappers that tests/clusters/slurm.sh starts. Absent schedulers skip with the reason (and fail
+local runs everywhere; sge needs the SGE that tests/clusters/sge.sh starts; pbs (through Slurm's PBS
+wrappers) and slurm need the Slurm that tests/clusters/slurm.sh starts. Absent schedulers skip with the reason (and fail
 under PARASCHUT_REQUIRE_CLUSTERS=1, as in CI).
 """
 
@@ -27,6 +27,7 @@ EXECUTORS = {
     "local": (None, ""),
     "sge": (("sge", ["qstat"]), ""),
     "pbs": (("slurm", [f"{TORQUE_BIN}/qstat", "-Q"]), f'[executors.pbs]\nbin_dir = "{TORQUE_BIN}"\n'),
+    "slurm": (("slurm", ["squeue", "-h"]), ""),
 }
 
 
