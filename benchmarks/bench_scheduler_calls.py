@@ -22,8 +22,14 @@ import tempfile
 import time
 from collections import Counter
 
-REAL_BIN = {"sge": "/var/lib/gridengine/bin/lx-amd64", "pbs": "/opt/slurm-torque/usr/bin"}
-COMMANDS = {"sge": ["qsub", "qstat", "qacct", "qdel"], "pbs": ["qsub", "qstat", "qdel"]}
+REAL_BIN = {"sge": "/var/lib/gridengine/bin/lx-amd64", "pbs": "/opt/slurm-torque/usr/bin", "slurm": "/usr/bin"}
+COMMANDS = {
+    "sge": ["qsub", "qstat", "qacct", "qdel"],
+    "pbs": ["qsub", "qstat", "qdel"],
+    "slurm": ["sbatch", "squeue", "scontrol", "sacct", "scancel", "sinfo"],
+}
+SUBMIT = {"sge": "qsub", "pbs": "qsub", "slurm": "sbatch"}
+STATUS = {"sge": ("qstat", "qacct"), "pbs": ("qstat",), "slurm": ("squeue", "scontrol", "sacct")}
 EXTRA = {"pbs": 'flavour = "slurm"\n'}  # the wrapper hides the Perl script the flavour is read from
 
 
@@ -55,6 +61,23 @@ def poller(seconds: float, barrier: multiprocessing.synchronize.Barrier) -> None
         time.sleep(0.05)
 
 
+def submit_time(executor: str, jobs: int, script: str, max_array_size: int) -> tuple[float, int, str]:
+    """Wall time and submit calls for one group of ``jobs``; then the jobs are cancelled."""
+    import paraschut as psu
+
+    batch = int(time.time() * 1000) % 10**9
+    group = [{"script": script, "name": "bench", "priority": 1} for _ in range(jobs)]
+    psu.add_batch_to_queue(batch, [*group, {"script": script, "name": "collect", "priority": 0}])
+    log = os.environ["BENCH_CALL_LOG"]
+    open(log, "w").close()
+    t0 = time.perf_counter()
+    psu.submit_jobs(Executor=psu.Executor(executor, {"max_array_size": max_array_size}))
+    elapsed = time.perf_counter() - t0
+    calls = counted(log)[SUBMIT[executor]]
+    psu.remove_batch(batch)  # cancelled and gone (qdel alone would return them to init)
+    return elapsed, calls, str(batch)
+
+
 def run(executor: str, jobs: int, pollers: int, seconds: float, interval: float) -> None:
     import paraschut as psu
     from paraschut.session import reset_sessions
@@ -62,6 +85,7 @@ def run(executor: str, jobs: int, pollers: int, seconds: float, interval: float)
     tmp = tempfile.mkdtemp(prefix="bench-calls-", dir="/tmp")
     os.chmod(tmp, 0o755)
     log, wrappers = os.path.join(tmp, "calls.log"), os.path.join(tmp, "bin")
+    os.environ["BENCH_CALL_LOG"] = log
     make_wrappers(executor, wrappers, log)
     config = os.path.join(tmp, "paraschut.toml")
     with open(config, "w") as fh:
@@ -81,8 +105,12 @@ def run(executor: str, jobs: int, pollers: int, seconds: float, interval: float)
     psu.submit_jobs()
     elapsed = time.perf_counter() - t0
     calls = counted(log)
-    print(f"{executor}: submitting {jobs} jobs sharing a script: {calls['qsub']} qsub call(s) in {elapsed:.2f} s "
+    word = SUBMIT[executor]
+    print(f"{executor}: submitting {jobs} jobs sharing a script: {calls[word]} {word} call(s) in {elapsed:.2f} s "
           f"(target: at most {math.ceil(jobs / 1000)})")
+    if executor == "slurm":
+        off, off_calls, _ = submit_time(executor, jobs, script, 1)
+        print(f"{executor}: the same {jobs} jobs with arrays off: {off_calls} {word} call(s) in {off:.2f} s")
     open(log, "w").close()
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(pollers)
@@ -92,7 +120,7 @@ def run(executor: str, jobs: int, pollers: int, seconds: float, interval: float)
     for p in procs:
         p.join()
     calls = counted(log)
-    status_calls = calls["qstat"] + calls["qacct"]
+    status_calls = sum(calls[c] for c in STATUS[executor])
     print(f"{executor}: {pollers} processes polling for {seconds:g} s (status_interval {interval:g} s): "
           f"{status_calls} status call(s) ({dict(calls)}); target: at most {math.ceil(seconds / interval) + 1}")
     if os.environ.get("BENCH_KEEP_LOG"):
@@ -103,7 +131,7 @@ def run(executor: str, jobs: int, pollers: int, seconds: float, interval: float)
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("executors", nargs="*", default=["sge", "pbs"])
+    parser.add_argument("executors", nargs="*", default=["sge", "pbs", "slurm"])
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--pollers", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10)
