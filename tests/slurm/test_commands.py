@@ -138,7 +138,7 @@ def test_submit_argv_refuses(job: JobSpec, field: str) -> None:
 # -- queries -------------------------------------------------------------------------------------
 def test_query_argvs() -> None:
     assert squeue_argv("squeue", ["1", "2_3"]) == [
-        "squeue", "-h", "-t", "all", "-j", "1,2_3", "-o", "%i|%T|%r|%N|%P|%M|%l|%j"]
+        "squeue", "-h", "-r", "-t", "all", "-j", "1,2_3", "-o", "%i|%T|%r|%N|%P|%M|%l|%j"]
     assert scontrol_argv("scontrol", ["5"]) == ["scontrol", "-o", "show", "job", "5"]
     assert scontrol_argv("scontrol", ["5", "6"]) == ["scontrol", "-o", "show", "job"]
     assert sacct_argv("sacct", ["5", "6"]) == [

@@ -77,7 +77,7 @@ def test_status_resolves_every_way_with_one_squeue(fake: Callable[..., FakeSlurm
     assert {cid: (s.state, s.exit_code) for cid, s in got.items()} == {
         "1": (FAILED, 7), "2": (RUN, None), "30": (FAILED, 3), "31": (COMPLETE, 0), "32": (FAILED, None)}
     assert got["32"].reason is not None and got["32"].reason.startswith("timeout")
-    assert slurm.calls[0] == ["/fake/squeue", "-h", "-t", "all", "-j", "1,2,30,31,32,404", "-o",
+    assert slurm.calls[0] == ["/fake/squeue", "-h", "-r", "-t", "all", "-j", "1,2,30,31,32,404", "-o",
                               "%i|%T|%r|%N|%P|%M|%l|%j"]
     assert ["/fake/scontrol", "-o", "show", "job", "1"] in slurm.calls
     # accounting is off: found out once, then never asked again

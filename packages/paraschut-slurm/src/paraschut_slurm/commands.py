@@ -12,7 +12,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-from paraschut import Executor, JobSpec, JobStatus
+from paraschut import Executor, JobSpec, JobStatus, arrays
 from paraschut.commands import TRANSIENT_PATTERNS, resolve, run
 from paraschut.errors import ConfigError, InvalidJobError, ParaschutError, SchedulerCommandError
 
@@ -35,6 +35,9 @@ __all__ = [
     "CPU_KEYS",
     "NAME",
     "Options",
+    "array_files",
+    "array_script",
+    "array_task_ids",
     "cancel",
     "check",
     "finished_records",
@@ -50,6 +53,8 @@ __all__ = [
     "status",
     "submit",
     "submit_argv",
+    "submit_array",
+    "submit_array_argv",
     "submit_env",
     "summary",
 ]
@@ -197,6 +202,27 @@ def _pattern(path: str) -> str:
     return path.replace("%", "%%")
 
 
+def _job_args(
+    sbatch: str, job: JobSpec, opts: Options, jobs: Sequence[JobSpec] = ()
+) -> tuple[list[str], str | None]:
+    """sbatch, ``--parsable`` and the job's name, and its partition (checked, like ``jobs``' variable names)."""
+    queue = job.queue or opts.queue
+    if queue and not _PARTITION.match(queue):
+        raise InvalidJobError(f"queue {queue!r} is not a Slurm partition name", "queue")
+    bad = sorted({name for j in (job, *jobs) for name in j.env if not _ENV_NAME.match(name)})
+    if bad:
+        raise InvalidJobError(f"environment variable names {bad} cannot be passed to a job", "vars")
+    argv = [sbatch, "--parsable", f"--job-name={legal_job_name(job.name, job.key)}"]
+    return argv, queue
+
+
+def _common_args(job: JobSpec, opts: Options, queue: str | None) -> list[str]:
+    argv = ["--export=ALL"]
+    argv += [f"--partition={queue}"] if queue else []
+    argv += [f"--chdir={job.workdir}"] if job.workdir else []
+    return argv + resource_args({**opts.resources, **job.resources})
+
+
 def submit_argv(sbatch: str, job: JobSpec, opts: Options) -> list[str]:
     """The ``sbatch --parsable`` argv for one job; its ``env`` travels in sbatch's environment.
 
@@ -205,18 +231,47 @@ def submit_argv(sbatch: str, job: JobSpec, opts: Options) -> list[str]:
 
     :raises InvalidJobError: a partition, resource or variable name Slurm cannot take.
     """
-    queue = job.queue or opts.queue
-    if queue and not _PARTITION.match(queue):
-        raise InvalidJobError(f"queue {queue!r} is not a Slurm partition name", "queue")
-    bad = [name for name in job.env if not _ENV_NAME.match(name)]
-    if bad:
-        raise InvalidJobError(f"environment variable names {bad} cannot be passed to a job", "vars")
-    argv = [sbatch, "--parsable", f"--job-name={legal_job_name(job.name, job.key)}",
-            f"--output={_pattern(job.stdout)}", f"--error={_pattern(job.stderr)}", "--export=ALL"]
-    argv += [f"--partition={queue}"] if queue else []
-    argv += [f"--chdir={job.workdir}"] if job.workdir else []
-    argv += resource_args({**opts.resources, **job.resources})
+    head, queue = _job_args(sbatch, job, opts)
+    argv = [*head, f"--output={_pattern(job.stdout)}", f"--error={_pattern(job.stderr)}",
+            *_common_args(job, opts, queue)]
     return [*argv, *opts.extra_args, job.script]
+
+
+def array_files(manifest: str) -> tuple[str, str]:
+    """The array's launcher script and its scheduler log pattern, next to the manifest.
+
+    ``/d/array-x1.json`` -> (``/d/array-x1.sh``, ``/d/array-x1.%a.log``): Slurm's own -o/-e of every
+    task (``%a`` is the task index). Only launcher errors land there: each task writes its job's logs.
+    """
+    stem = os.path.splitext(manifest)[0]
+    return f"{stem}.sh", f"{_pattern(stem)}.%a.log"
+
+
+def array_script(manifest: str, python: str | None = None) -> str:
+    """The ``#!/bin/sh`` script every task of the array runs: it execs ``paraschut.arrays``."""
+    command = " ".join(shlex.quote(a) for a in arrays.task_command(manifest, first=1, python=python))
+    return f"#!/bin/sh\n# paraschut job array: each task becomes its job (see {manifest})\nexec {command}\n"
+
+
+def submit_array_argv(sbatch: str, jobs: Sequence[JobSpec], opts: Options, script: str, logs: str) -> list[str]:
+    """The one ``sbatch --parsable --array=1-N`` argv of an array; options come from ``jobs[0]``.
+
+    The core only groups jobs that share script, queue, resources and workdir, so the first job's
+    name, partition, workdir and resources stand for all. ``logs`` is the scheduler's -o/-e pattern.
+
+    :raises InvalidJobError: a partition, resource or variable name Slurm cannot take.
+    """
+    if not jobs:
+        raise InvalidJobError("an array needs at least one job", "jobs")
+    head, queue = _job_args(sbatch, jobs[0], opts, jobs)
+    argv = [*head, f"--array=1-{len(jobs)}", f"--output={logs}", f"--error={logs}",
+            *_common_args(jobs[0], opts, queue)]
+    return [*argv, *opts.extra_args, script]
+
+
+def array_task_ids(job_id: str, count: int) -> list[str]:
+    """Slurm's ids of an array's tasks, in job order: ``JOBID_1`` ... ``JOBID_N``."""
+    return [f"{job_id}_{index}" for index in range(1, count + 1)]
 
 
 def submit_env(job: JobSpec, base: Mapping[str, str]) -> dict[str, str]:
@@ -225,8 +280,11 @@ def submit_env(job: JobSpec, base: Mapping[str, str]) -> dict[str, str]:
 
 
 def squeue_argv(squeue: str, cluster_ids: Sequence[str]) -> list[str]:
-    """``squeue -h -t all -j ID,ID -o FORMAT``: one call for many jobs, finished ones included."""
-    return [squeue, "-h", "-t", "all", "-j", ",".join(cluster_ids), "-o", SQUEUE_FORMAT]
+    """``squeue -h -r -t all -j ID,ID -o FORMAT``: one call for many jobs, finished ones included.
+
+    ``-r`` prints one row per array task (``7_3``) instead of one ``7_[2-5]`` row for the pending ones.
+    """
+    return [squeue, "-h", "-r", "-t", "all", "-j", ",".join(cluster_ids), "-o", SQUEUE_FORMAT]
 
 
 def scontrol_argv(scontrol: str, cluster_ids: Sequence[str]) -> list[str]:
@@ -277,6 +335,33 @@ def submit(opts: Options, job: JobSpec) -> str:
         return parse_sbatch(proc.stdout)
     except ParaschutError:
         raise SchedulerCommandError(argv, proc.returncode, proc.stdout + proc.stderr) from None
+
+
+def submit_array(opts: Options, jobs: Sequence[JobSpec]) -> list[str]:
+    """Submit jobs as one Slurm array (one sbatch); returns each job's task id, in order.
+
+    Writes the manifest (:func:`paraschut.arrays.write_manifest`) and the launcher script next to
+    ``jobs[0].stdout``; both stay there (each task reads the manifest when it starts).
+
+    :raises SchedulerCommandError: sbatch failed (nothing of the array is queued).
+    """
+    if not jobs:
+        return []
+    sbatch = _tool(opts, "sbatch")
+    submit_array_argv(sbatch, jobs, opts, "check", "check")  # refuse bad jobs before writing files
+    manifest = arrays.write_manifest(jobs, os.path.dirname(os.path.abspath(jobs[0].stdout)))
+    script, logs = array_files(manifest)
+    fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(array_script(manifest))
+    argv = submit_array_argv(sbatch, jobs, opts, script, logs)
+    # a sbatch that timed out may have queued the array: never run it twice
+    proc = _run(opts, argv, env=dict(os.environ), retry_timeouts=False)
+    try:
+        job_id = parse_sbatch(proc.stdout)
+    except ParaschutError:
+        raise SchedulerCommandError(argv, proc.returncode, proc.stdout + proc.stderr) from None
+    return array_task_ids(job_id, len(jobs))
 
 
 def _squeue(opts: Options, cluster_ids: Sequence[str]) -> dict[str, Record]:

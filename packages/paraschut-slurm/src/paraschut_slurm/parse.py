@@ -41,6 +41,7 @@ _SBATCH = re.compile(r"^(\d+)(?:;[\w.\-]+)?$")
 #: ``Key=`` at the start of an ``scontrol -o``/jobcomp token: keys look like ``CPUs/Task`` or ``ReqB:S:C:T``.
 _KEY = re.compile(r"(?:^|\s)([A-Za-z][\w:/]*)=")
 _EXIT = re.compile(r"^\s*(\d+)(?::(\d+))?\s*$")
+_JOBCOMP_TASK = re.compile(r" ArrayJobId=(\d+) ArrayTaskId=(\d+) ")
 _REJECTED = re.compile(r"error on job id (\d+(?:_\d+)?)", re.I)
 
 
@@ -116,14 +117,21 @@ def parse_scontrol_jobs(text: str) -> dict[str, Record]:
 def parse_jobcomp(lines: Iterable[str], wanted: Collection[str]) -> dict[str, Record]:
     """The jobcomp/filetxt records of the ``wanted`` ids; a requeued job's last line wins.
 
-    Lines are only split when they start with a wanted ``JobId=``, so a large file reads fast.
+    Lines are only split when they start with a wanted ``JobId=``, or, for wanted array tasks
+    (``7_3``), when they name a wanted ``ArrayJobId=7 ArrayTaskId=3``, so a large file reads fast.
+    An array task's line is filed under ``7_3`` (its ``JobId`` is its own number).
     """
     jobs: dict[str, Record] = {}
     prefixes = tuple(f"JobId={cid} " for cid in wanted if cid.isdigit())
+    tasks = {cid for cid in wanted if "_" in cid}
     for line in lines:
         if line.startswith(prefixes):
             record = parse_key_values(line.rstrip("\n"))
             jobs[record["JobId"]] = record
+        if tasks and " ArrayTaskId=" in line:
+            match = _JOBCOMP_TASK.search(line)
+            if match and f"{match.group(1)}_{match.group(2)}" in tasks:
+                jobs[f"{match.group(1)}_{match.group(2)}"] = parse_key_values(line.rstrip("\n"))
     return jobs
 
 

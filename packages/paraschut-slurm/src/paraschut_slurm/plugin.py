@@ -18,6 +18,7 @@ __all__ = [
     "paraschut_register_executors",
     "paraschut_status",
     "paraschut_submit",
+    "paraschut_submit_array",
 ]
 
 NAME = commands.NAME
@@ -25,7 +26,8 @@ NAME = commands.NAME
 
 @hookimpl
 def paraschut_register_executors() -> Sequence[ExecutorInfo]:
-    return [ExecutorInfo(NAME, "Slurm (sbatch, squeue, scontrol, scancel; finished jobs from sacct or jobcomp)")]
+    return [ExecutorInfo(NAME, "Slurm (sbatch, squeue, scontrol, scancel; finished jobs from sacct or jobcomp)",
+                         supports_arrays=True)]
 
 
 @hookimpl
@@ -35,6 +37,15 @@ def paraschut_submit(executor: Executor, job: JobSpec) -> Submission | None:
     cluster_id = commands.submit(commands.options(executor), job)
     # --output and --error were given explicitly: the logs are where the core asked for them.
     return Submission(cluster_id, job.stdout, job.stderr)
+
+
+@hookimpl
+def paraschut_submit_array(executor: Executor, jobs: Sequence[JobSpec]) -> Sequence[Submission] | None:
+    if executor.name != NAME:
+        return None
+    cluster_ids = commands.submit_array(commands.options(executor), list(jobs))
+    # one array: task i+1 is job i, and each task writes its own job's logs (paraschut.arrays)
+    return [Submission(cid, job.stdout, job.stderr) for cid, job in zip(cluster_ids, jobs, strict=True)]
 
 
 @hookimpl
