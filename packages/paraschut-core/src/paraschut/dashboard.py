@@ -87,7 +87,3 @@ def render(
     out.append(summary)
     return "\n".join(out)
 
-
-def init_states() -> set[str]:
-    """States a job may be reset from by default (everything but done)."""
-    return {INIT, SUBMIT, RUN, SPAWN, FAILED}

@@ -239,9 +239,3 @@ def poll_due(session: Session) -> bool:
             return True
     return False
 
-
-def wait_interval(started: float, interval: float) -> None:
-    """Sleep what is left of ``interval`` since ``started``."""
-    left = interval - (time.monotonic() - started)
-    if left > 0:
-        time.sleep(left)
