@@ -76,3 +76,22 @@ def test_a_jobs_own_state_change_is_never_hidden_by_a_snapshot(interval) -> None
     psu.set_complete(psu.get_job_info(1, 0))
     got = {j["JobIndex"]: j["state"] for j in psu.get_queue(Verbose=False)[1]}
     assert got[0] == "complete"
+
+
+def test_refresh_polls_now_whatever_the_snapshot(interval) -> None:  # noqa: ANN001
+    psu.get_queue(Verbose=False)
+    psu.get_queue(Verbose=False, Refresh=True)
+    assert len(interval.fake.status_calls) == 2
+
+
+def test_an_executor_argument_polls_with_its_options(interval, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    seen = []
+    original = interval.manager.status
+
+    def spy(executor, ids):  # noqa: ANN001, ANN202
+        seen.append(dict(executor.options))
+        return original(executor, ids)
+
+    monkeypatch.setattr(interval.manager, "status", spy)
+    psu.get_queue(Verbose=False, Refresh=True, Executor=psu.Executor("fake", {"queue": "special"}))
+    assert seen and seen[0]["queue"] == "special"

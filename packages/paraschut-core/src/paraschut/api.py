@@ -36,13 +36,18 @@ def _batch_names(session: Session) -> dict[int, Any]:
 
 def get_queue(
     Display: Iterable[str] | None = None, Filter: str | None = None, ResetMissing: bool = False,
-    ReportMissing: bool = False, Verbose: bool = True, Executor: Any = None,
+    ReportMissing: bool = False, Verbose: bool = True, Executor: Any = None, Refresh: bool = False,
 ) -> dict[int, list[JobInfo]] | None:
-    """Print the dashboard (or, with Verbose=False, return {BatchID: [jobs]})."""
+    """Print the dashboard (or, with Verbose=False, return {BatchID: [jobs]}).
+
+    Executors are polled at most once per ``status_interval`` across processes; ``Refresh=True``
+    polls now. ``Executor`` gives the options to poll its jobs with (else the config's).
+    """
     session = get_session()
     where = compile_filter(Filter)
     jobs = session.index.jobs(where)
-    status = refresh(session, jobs)
+    chosen = session.executor(Executor) if Executor is not None else None
+    status = refresh(session, jobs, force=Refresh, executor=chosen)
     if status.resolved:  # read again only the jobs this poll changed
         fresh = {(j["BatchID"], j["JobIndex"]): j for j in session.index.jobs_by_keys(list(status.resolved))}
         jobs = [fresh.get((j["BatchID"], j["JobIndex"]), j) for j in jobs]
@@ -123,7 +128,7 @@ def submit_jobs(
     where = compile_filter(Filter)
     executor = session.executor(Executor)
     session.manager.check(executor)
-    _poll_active(session)
+    _poll_active(session, executor)
     max_jobs = MaxJobs if MaxJobs is not None else session.settings.max_jobs
     claimed = submission.claim_eligible(session, where, max_jobs, executor)
     count = submission.submit_claimed(session, claimed, executor) if claimed else 0
@@ -132,11 +137,11 @@ def submit_jobs(
     return count
 
 
-def _poll_active(session: Session) -> None:
+def _poll_active(session: Session, executor: Any = None) -> None:
     """Resolve finished jobs so the next priority group can go (one status call per executor,
     skipped while another process's poll is younger than status_interval)."""
     if poll_due(session):
-        refresh(session, active_jobs(session))
+        refresh(session, active_jobs(session), executor=executor)
 
 
 def submit_one_batch(BatchID: int, Executor: Any = None, MaxJobs: int | None = None) -> int:
@@ -147,7 +152,7 @@ def submit_one_batch(BatchID: int, Executor: Any = None, MaxJobs: int | None = N
         raise JobNotFoundError(batch)
     executor = session.executor(Executor)
     session.manager.check(executor)
-    _poll_active(session)
+    _poll_active(session, executor)
     scope = f"BatchID = {batch}"
     max_jobs = MaxJobs if MaxJobs is not None else session.settings.max_jobs
     claimed = submission.claim_eligible(session, scope, max_jobs, executor, scope=scope)

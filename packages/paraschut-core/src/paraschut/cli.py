@@ -88,7 +88,9 @@ def cmd_queue(args: argparse.Namespace) -> int:
     if args.json:
         if args.watch is not None or args.report_missing:
             raise UsageError("--json cannot be combined with --watch or --report-missing")
-        grouped = psu.get_queue(Filter=flt, ResetMissing=args.reset_missing, Verbose=False) or {}
+        grouped = psu.get_queue(
+            Filter=flt, ResetMissing=args.reset_missing, Verbose=False, Refresh=args.refresh
+        ) or {}
         wanted = set(args.state or ())
         batches = [
             {"BatchID": b, "jobs": [j for j in jobs if not wanted or j["state"] in wanted]}
@@ -100,6 +102,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
     def draw() -> None:
         text = _capture(lambda: psu.get_queue(
             Display=args.state, Filter=flt, ResetMissing=args.reset_missing, ReportMissing=args.report_missing,
+            Refresh=args.refresh,
         ))
         if args.watch is not None:
             if sys.stdout.isatty():
@@ -362,6 +365,7 @@ def _add_queue_submit(sub: Any, common: argparse.ArgumentParser) -> None:
     q.add_argument("--state", action="append", metavar="S", help="show only jobs in state S (repeatable)")
     _add_selection(q)
     q.add_argument("--reset-missing", action="store_true", help="reset missing jobs to init")
+    q.add_argument("--refresh", action="store_true", help="poll the schedulers now, not a recent snapshot")
     q.add_argument("--report-missing", action="store_true", help="print the stderr of missing jobs")
     q.add_argument("--watch", type=_seconds, metavar="SECONDS", help="redraw every SECONDS until interrupted")
     s = sub.add_parser("submit", parents=[common], help="submit the jobs the priority rules allow")

@@ -11,7 +11,7 @@ from typing import Any
 from attrs import define, field
 
 from .errors import ParaschutError
-from .models import COMPLETE, FAILED, RUN, SPAWN, SUBMIT, JobStatus
+from .models import COMPLETE, FAILED, RUN, SPAWN, SUBMIT, Executor, JobStatus
 from .session import Session
 
 __all__ = ["Refresh", "refresh"]
@@ -118,7 +118,7 @@ def _reuse(
 
 
 def _poll(
-    session: Session, name: str, targets: Sequence[Target], force: bool
+    session: Session, executor: Executor, targets: Sequence[Target], force: bool
 ) -> tuple[dict[str, JobStatus], bool]:
     """Statuses for the targets: a fresh scheduler call, or another process's recent snapshot.
 
@@ -130,6 +130,7 @@ def _poll(
     been absent for ``missing_grace`` seconds: accounting records can lag behind a job leaving
     the queue. Returns (statuses, fresh).
     """
+    name = executor.name
     interval = session.settings.status_interval
     snap = session.index.load_snapshot(name)
     now = time.time()
@@ -150,7 +151,7 @@ def _poll(
                 return waited, False
     ids = sorted({cid for _, _, cid, _ in targets} | set(session.index.active_cluster_ids(name)))
     try:
-        statuses = session.manager.status(session.executor(name), ids)
+        statuses = session.manager.status(executor, ids)
     except BaseException:
         session.index.release_poll_lease(name)
         raise
@@ -180,25 +181,29 @@ def _young(session: Session, since: float | None, now: float) -> bool:
     return since is not None and now - since < session.settings.missing_grace
 
 
-def _cancel_failed(session: Session, name: str, failed: list[str]) -> None:
+def _cancel_failed(session: Session, executor: Executor, failed: list[str]) -> None:
     """Failed jobs some schedulers keep (SGE's Eqw) are removed so they do not hold a slot."""
     try:
-        session.manager.cancel(session.executor(name), failed)
+        session.manager.cancel(executor, failed)
     except ParaschutError as exc:
-        log.warning("could not remove failed jobs %s from %r: %s", failed, name, exc)
+        log.warning("could not remove failed jobs %s from %r: %s", failed, executor.name, exc)
 
 
-def refresh(session: Session, jobs: Sequence[Mapping[str, Any]], force: bool = False) -> Refresh:
+def refresh(
+    session: Session, jobs: Sequence[Mapping[str, Any]], force: bool = False, executor: Executor | None = None
+) -> Refresh:
     """Poll each executor of the given jobs once and apply what the schedulers say.
 
     Within ``status_interval`` of any process's last poll, its snapshot is reused instead of
     calling the scheduler again (``force`` polls anyway). One broken scheduler does not stop the
     others: its error is recorded in ``errors`` and its jobs are neither resolved nor missing.
+    ``executor``, when given, is used (with its options) for the jobs of its name.
     """
     result = Refresh()
     for name, targets in _targets(session, jobs).items():
         try:
-            statuses, fresh = _poll(session, name, targets, force)
+            chosen = executor if executor is not None and executor.name == name else session.executor(name)
+            statuses, fresh = _poll(session, chosen, targets, force)
         except ParaschutError as exc:
             result.errors[name] = str(exc)
             log.warning("could not poll executor %r: %s", name, exc)
@@ -212,7 +217,7 @@ def refresh(session: Session, jobs: Sequence[Mapping[str, Any]], force: bool = F
         _resolve_jobs(session, result, finished)
         failed = [s.cluster_id for key, s in finished if result.resolved.get(key) == FAILED]
         if failed:
-            _cancel_failed(session, name, failed)
+            _cancel_failed(session, chosen, failed)
     return result
 
 
