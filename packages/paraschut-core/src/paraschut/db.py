@@ -47,24 +47,32 @@ def filesystem_type(path: str) -> str:
 
 
 _COLUMN_SET = frozenset(COLUMN_FIELDS)
+_UPDATED = COLUMN_FIELDS.index("updated")
 #: one encoder for every row (json.dumps with options builds a new one per call)
 _ENCODE = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
 _PLAIN = (str, int, float)
 
 
-def job_to_row(job: Mapping[str, Any], now: float) -> dict[str, Any]:
-    """Map a validated job dict to its columns and JSON metadata (exact values kept in JSON)."""
-    row: dict[str, Any] = {}
-    for field in COLUMN_FIELDS:
-        value = job.get(field)
-        row[field] = value if value is None or type(value) in _PLAIN else json.dumps(value)
-    row["updated"] = now
-    # metadata keeps every non-column field, and a column field's exact value when the column
-    # cannot hold it as it is (None, a bool, a list or a dict)
+def job_to_values(job: Mapping[str, Any], now: float) -> list[Any]:
+    """A validated job's column values then its JSON metadata, in ``JOB_COLUMNS`` order.
+
+    The metadata keeps every non-column field, and a column field's exact value when the column
+    cannot hold it as it is (None, a bool, a list or a dict).
+    """
+    values = [
+        value if value is None or type(value) in _PLAIN else json.dumps(value)
+        for value in map(job.get, COLUMN_FIELDS)
+    ]
+    values[_UPDATED] = now
     meta = {k: v for k, v in job.items() if k not in _COLUMN_SET or type(v) not in _PLAIN}
     meta.pop("updated", None)
-    row["metadata"] = _ENCODE(meta)
-    return row
+    values.append(_ENCODE(meta))
+    return values
+
+
+def job_to_row(job: Mapping[str, Any], now: float) -> dict[str, Any]:
+    """Map a validated job dict to its columns and JSON metadata (exact values kept in JSON)."""
+    return dict(zip([*COLUMN_FIELDS, "metadata"], job_to_values(job, now), strict=True))
 
 
 #: the columns row_to_job reads, in order
@@ -210,13 +218,13 @@ class JobIndex:
                 (jobs[0]["JobIndex"],) = conn.execute(
                     "SELECT COALESCE(MAX(JobIndex) + 1, 0) FROM jobs WHERE BatchID=?", (batch["BatchID"],)
                 ).fetchone()
-            rows = [job_to_row(job, now) for job in jobs]
+            rows = [job_to_values(job, now) for job in jobs]
             conn.execute(
                 "INSERT OR IGNORE INTO batches (BatchID, name, job_dir, created) VALUES (?, ?, ?, ?)",
                 (batch["BatchID"], batch.get("name"), batch.get("job_dir"), now),
             )
             try:
-                conn.executemany(sql, ([row[c] for c in cols] for row in rows))
+                conn.executemany(sql, rows)
             except sqlite3.IntegrityError:
                 raise InvalidJobError(
                     f"batch {batch['BatchID']} already has a job with one of these JobIndex values",

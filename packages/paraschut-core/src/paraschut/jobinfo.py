@@ -178,8 +178,9 @@ def normalise(job: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def validate_job(job: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate a whole job before it is written; returns the normalised fields."""
+def validate_job(job: Mapping[str, Any], copy: bool = True) -> dict[str, Any]:
+    """Validate a whole job before it is written; returns the normalised fields (``copy=False``:
+    the caller's own dict when nothing needed converting)."""
     _check_ids(job)
     _check_types(job)
     # fast path: plain JSON data is stored as it is; anything else is converted or refused by name
@@ -188,7 +189,12 @@ def validate_job(job: Mapping[str, Any]) -> dict[str, Any]:
         if type(value) is not str and value is not None and not _exact(value):
             exact = False
             break
-    out = dict(job) if exact else normalise(job)
+    if not exact:
+        out = normalise(job)
+    elif not copy and isinstance(job, dict):
+        out = job
+    else:
+        out = dict(job)
     out.setdefault("state", "init")
     out.setdefault("priority", 1)
     script = out.get("script")

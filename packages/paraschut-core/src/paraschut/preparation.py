@@ -95,7 +95,7 @@ def add_batch_to_queue(BatchID: int, JobInfoList: Sequence[Mapping[str, Any]]) -
         job["BatchID"] = BatchID
         if job.get("JobIndex") is None:
             job["JobIndex"] = position
-        jobs.append(validate_job(job))
+        jobs.append(validate_job(job, copy=False))  # already this call's own copy
     if not jobs:
         raise InvalidJobError("the batch has no jobs", "JobInfoList")
     return _insert(session, BatchID, jobs)
