@@ -287,12 +287,13 @@ def _cancel(
     for r in rows:
         if r["ClusterID"] and r["state"] != SPAWN:
             by_exec.setdefault(r["executor"], []).append(r["ClusterID"])
-        spawns = session.index.query(
-            "SELECT executor, ClusterID FROM spawns WHERE BatchID=? AND JobIndex=? AND state IN ('submit', 'run')",
-            (r["BatchID"], r["JobIndex"]),
-        )
-        for s in spawns:
-            by_exec.setdefault(s["executor"], []).append(s["ClusterID"])
+    spawns = session.index.query(  # one query for the spawns of every spawning job selected
+        "SELECT executor, ClusterID FROM spawns WHERE state IN ('submit', 'run') AND (BatchID, JobIndex) IN "
+        f"(SELECT BatchID, JobIndex FROM jobs WHERE {where} AND state = '{SPAWN}')",
+        params,
+    )
+    for s in spawns:
+        by_exec.setdefault(s["executor"], []).append(s["ClusterID"])
     for name, ids in by_exec.items():
         try:
             session.manager.cancel(session.executor(name), [i for i in ids if i])

@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import InvalidJobError, ParaschutError
+from .errors import InvalidJobError
 from .models import COMPLETE, FAILED, INIT, RUN, SPAWN, SUBMIT, Executor
 from .session import Session
 from .submission import build_spec
@@ -51,10 +51,7 @@ def submit_spawns(session: Session, job: Mapping[str, Any], spawn_ids: list[int]
             "SELECT COUNT(*) FROM log_history WHERE BatchID=? AND JobIndex=? AND SpawnID=?", (*key, sid)
         )[0]
         spec = build_spec(session, job, executor, int(run), spawn=(sid, rows[sid]["count"]))
-        try:
-            sub = session.manager.submit(executor, spec)
-        except ParaschutError:
-            raise
+        sub = session.manager.submit(executor, spec)
         now = time.time()
         with session.index.write() as conn:
             conn.execute(
