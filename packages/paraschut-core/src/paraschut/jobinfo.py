@@ -185,12 +185,13 @@ def validate_job(job: Mapping[str, Any], copy: bool = True) -> dict[str, Any]:
     _check_types(job)
     # fast path: plain JSON data is stored as it is; anything else is converted or refused by name
     exact = True
-    for value in job.values():
-        if type(value) is not str and value is not None and not _exact(value):
+    for key, value in job.items():
+        if type(key) is not str or (type(value) is not str and value is not None and not _exact(value)):
             exact = False
             break
     if not exact:
         out = normalise(job)
+        json.dumps(out, allow_nan=False)  # normalise converted everything; prove it encodes
     elif not copy and isinstance(job, dict):
         out = job
     else:
@@ -200,5 +201,4 @@ def validate_job(job: Mapping[str, Any], copy: bool = True) -> dict[str, Any]:
     script = out.get("script")
     if isinstance(script, str) and script and not os.path.isabs(script) and os.path.exists(script):
         out["script"] = os.path.abspath(script)
-    json.dumps(out, allow_nan=False)
     return out
