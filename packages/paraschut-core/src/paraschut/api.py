@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from . import dashboard, submission
+from .bulk import paused_gc
 from .errors import InvalidJobError, JobNotFoundError, ParaschutError
 from .filters import compile_filter
 from .jobinfo import JobInfo, check_fields, check_value
@@ -34,6 +35,7 @@ def _batch_names(session: Session) -> dict[int, Any]:
     return {r[0]: json.loads(r[1]) if r[1] else None for r in rows}
 
 
+@paused_gc
 def get_queue(
     Display: Iterable[str] | None = None, Filter: str | None = None, ResetMissing: bool = False,
     ReportMissing: bool = False, Verbose: bool = True, Executor: Any = None, Refresh: bool = False,
@@ -120,6 +122,7 @@ def print_log(
 
 
 # -- submission --------------------------------------------------------------------------------
+@paused_gc
 def submit_jobs(
     Filter: str | None = None, MaxJobs: int | None = None, Executor: Any = None, Verbose: bool = False,
 ) -> int:

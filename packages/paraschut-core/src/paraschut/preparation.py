@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .bulk import paused_gc
 from .config import load_settings
 from .errors import InvalidJobError
 from .jobinfo import check_value, validate_job
@@ -86,6 +87,7 @@ def generate_data(JobInfo: dict[str, Any], Data: Any) -> str:
     return path
 
 
+@paused_gc
 def add_batch_to_queue(BatchID: int, JobInfoList: Sequence[Mapping[str, Any]]) -> int:
     """Add a batch of jobs (JobIndex defaults to the position in the list); all or nothing."""
     session = get_session()
