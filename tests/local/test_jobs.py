@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -77,6 +78,21 @@ def test_job_gets_workdir_and_a_minimal_inherited_environment(
     env = dict(line.split("=", 1) for line in (workdir / "env.txt").read_text().splitlines() if "=" in line)
     assert env["MINE"] == "1" and env["PATH"] == os.environ["PATH"]
     assert "PSU_SECRET_OF_SUBMITTER" not in env
+
+
+def test_job_inherits_only_stdin_stdout_and_stderr(
+    manager: ExecutorManager, local_executor: Executor, jobdir: Path
+) -> None:
+    # the worker holds the spool's SQLite files and its own pipes: none may leak into a job
+    probe = (
+        "import json, os; targets = {f: os.readlink(f'/proc/self/fd/{f}') for f in (0, 1, 2)}; "
+        "fds = os.listdir('/proc/self/fd'); print(json.dumps([targets, len(fds)]))"
+    )
+    status = _run_one(manager, local_executor, jobdir, f"exec {sys.executable} -c \"{probe}\" > {jobdir}/fds.json")
+    assert status.state == COMPLETE
+    targets, count = json.loads((jobdir / "fds.json").read_text())
+    assert targets["0"] == "/dev/null" and targets["1"] == str(jobdir / "fds.json")
+    assert count == 4, "0, 1, 2 and the descriptor listdir opened: nothing else may be inherited"
 
 
 def test_summary_and_log_paths(manager: ExecutorManager, local_executor: Executor, jobdir: Path) -> None:

@@ -55,18 +55,17 @@ def run_job(spool: Spool, spool_dir: str, row: JobRow, me: tuple[int, float]) ->
     record = json.loads(row.spec)
     began = time.time()
     try:
-        proc = start(record, job_id, spool_dir, row.cpus)
+        pid = start(record, job_id, spool_dir, row.cpus)
     except (OSError, ValueError) as exc:
         return Metrics(None, f"cannot start {record['script']!r}: {exc}", ended=time.time())
-    if not _ends_within(proc.pid, QUICK):  # a job that ends at once is recorded only at its end
-        leader = (proc.pid, stamp(proc.pid) or 0.0)
+    if not _ends_within(pid, QUICK):  # a job that ends at once is recorded only at its end
+        leader = (pid, stamp(pid) or 0.0)
         with spool.transaction():
             cancelled = spool.started(job_id, me[0], leader[0], leader[1], began)
         if cancelled:
             kill_trees([leader])
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return _metrics(status, usage, record["stderr"], began, proc.pid)
+    _, status, usage = os.wait4(pid, 0)
+    return _metrics(status, usage, record["stderr"], began, pid)
 
 
 def serve(spool_dir: str, first: int, cap: Capacity) -> None:
@@ -84,8 +83,7 @@ def serve(spool_dir: str, first: int, cap: Capacity) -> None:
             if time.monotonic() - last_reap >= REAP_EVERY:
                 last_reap = time.monotonic()
                 reap(spool)
-            job_id = fill(spool, cap, spool_dir, me)
-            row = None if job_id is None else spool.get(job_id)
+            row = fill(spool, cap, spool_dir, me)
 
 
 def _log_crash(spool_dir: str) -> None:
@@ -104,7 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mem", type=int, required=True)
     args = parser.parse_args(argv)
     try:
-        serve(args.spool, args.job, Capacity(args.cpus, args.mem))
+        # absolute: the worker enters each job's working directory before starting it
+        serve(os.path.abspath(args.spool), args.job, Capacity(args.cpus, args.mem))
     except Exception:  # noqa: BLE001 - a detached process has nowhere else to report
         _log_crash(args.spool)
         return 1
