@@ -91,14 +91,14 @@ def _queue_head(spool: Spool, cap: Capacity, free: int) -> list[JobRow]:
             spool.finish(row.id, Metrics(None, cap.never_fits_reason(row.cpus, row.mem)))
 
 
-def fill(spool: Spool, cap: Capacity, spool_dir: str, me: tuple[int, float] | None = None) -> int | None:
+def fill(spool: Spool, cap: Capacity, spool_dir: str, me: tuple[int, float] | None = None) -> JobRow | None:
     """Hand queued jobs that fit (in submission order) to workers (call inside a transaction).
 
     The first job waiting behind one that does not fit yet waits too (no overtaking), so a big job
     is never starved. A job that can never fit is failed.
 
     :param me: a worker's own (pid, stamp): it takes the first job itself instead of a new worker.
-    :returns: the id of the job given to ``me``, if any.
+    :returns: the job given to ``me`` (as claimed), if any.
     """
     used_cpus, used_mem = spool.usage()
     free = cap.cpus - used_cpus
@@ -109,14 +109,13 @@ def fill(spool: Spool, cap: Capacity, spool_dir: str, me: tuple[int, float] | No
         if used_cpus + row.cpus > cap.cpus or used_mem + row.mem > cap.mem:
             break
         if me is not None and mine is None:
-            pid, started = me
-            mine = row.id
+            mine = spool.claim(row.id, HOST, *me)
         else:
             try:
                 pid, started = start_worker(spool_dir, row.id, cap)
             except OSError:  # no process could be made now (EAGAIN, ENOMEM): the job stays queued
                 break
-        spool.claim(row.id, HOST, pid, started)
+            spool.claim(row.id, HOST, pid, started)
         used_cpus, used_mem = used_cpus + row.cpus, used_mem + row.mem
     return mine
 

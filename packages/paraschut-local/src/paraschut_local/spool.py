@@ -7,9 +7,9 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from attrs import frozen
 
@@ -50,6 +50,7 @@ _COLUMNS = (
     "id, state, name, spec, cpus, mem, submitted, host, worker_pid, worker_stamp, pid, stamp, "
     "started, ended, exit_code, reason, peak_rss_mb, cpu_time_s, cancel"
 )
+T = TypeVar("T")
 #: SQLite's smallest limit on bound parameters, for chunked ``IN (...)`` queries.
 _CHUNK = 900
 
@@ -134,38 +135,51 @@ class Spool:
         self.path = path
         self.busy_timeout_ms = int(busy_timeout_ms)
         _create_private(path)
-        self.conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None)
-        self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        self.conn.execute(f"PRAGMA journal_mode = {journal_mode(os.path.dirname(path))}")
+        self.conn = sqlite3.connect(path, timeout=0, isolation_level=None)
+        mode = journal_mode(os.path.dirname(path))
+        # WAL: only BEGIN IMMEDIATE ever waits, in _retry's short jittered steps. A rollback
+        # journal (network file systems) can also make reads and COMMIT wait for other processes'
+        # locks: SQLite's own busy handler covers those there.
+        self.conn.execute(f"PRAGMA busy_timeout = {0 if mode == 'WAL' else self.busy_timeout_ms}")
+        self._retry(lambda: self.conn.execute(f"PRAGMA journal_mode = {mode}"))
         self.conn.execute("PRAGMA synchronous = NORMAL")
-        if self.conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+        if self._rows("PRAGMA user_version")[0][0] < SCHEMA_VERSION:
             with self.transaction():
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         self.conn.execute(statement)
                 self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
-    def _begin(self) -> None:
-        """BEGIN IMMEDIATE, waiting for other writers in short steps.
+    def _retry(self, step: Callable[[], T]) -> T:
+        """Run ``step``, retrying while the spool is locked, in short jittered sleeps.
 
-        SQLite's own busy handler sleeps 1, 2, 5, 10... ms between tries; workers hold the lock for
-        a fraction of a millisecond per job, so those sleeps would cost more than the work.
+        The connection's own busy timeout is 0: SQLite's busy handler sleeps 1, 2, 5, 10... ms
+        between tries, and workers hold the lock for a fraction of a millisecond per job, so those
+        sleeps would cost more than the work. Gives up after ``busy_timeout_ms``.
         """
-        self.conn.execute("PRAGMA busy_timeout = 0")
-        try:
-            deadline = time.monotonic() + self.busy_timeout_ms / 1000
-            delay = 0.0001
-            while True:
-                try:
-                    self.conn.execute("BEGIN IMMEDIATE")
-                    return
-                except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
-                        raise
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.005)
-        finally:
-            self.conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+        deadline = 0.0
+        delay = 0.0001
+        while True:
+            try:
+                return step()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                now = time.monotonic()
+                if not deadline:
+                    deadline = now + self.busy_timeout_ms / 1000
+                elif now > deadline:
+                    raise
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.005)
+
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE, waiting for other writers in short steps."""
+        self._retry(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read (retried while locked: a rollback journal on a network file system can be)."""
+        return self._retry(lambda: self.conn.execute(sql, params).fetchall())
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -176,13 +190,13 @@ class Spool:
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
+        self._retry(lambda: self.conn.execute("COMMIT"))
 
     # -- reading ---------------------------------------------------------------------------
     def get(self, job_id: int) -> JobRow | None:
         """One job, or None."""
-        row = self.conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return None if row is None else _row_to_job(row)
+        rows = self._rows(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        return _row_to_job(rows[0]) if rows else None
 
     def many(self, ids: Sequence[int], with_spec: bool = True) -> list[JobRow]:
         """The jobs with these ids that exist (one query per 900 ids); ``spec`` is "" unless asked."""
@@ -191,30 +205,26 @@ class Spool:
         for start in range(0, len(ids), _CHUNK):
             chunk = list(ids[start : start + _CHUNK])
             marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(f"SELECT {columns} FROM jobs WHERE id IN ({marks})", chunk)
+            rows = self._rows(f"SELECT {columns} FROM jobs WHERE id IN ({marks})", chunk)
             out.extend(_row_to_job(row) for row in rows)
         return out
 
     def in_state(self, state: str, limit: int = -1) -> list[JobRow]:
         """Jobs in one state, oldest first."""
-        rows = self.conn.execute(
-            f"SELECT {_COLUMNS} FROM jobs WHERE state = ? ORDER BY id LIMIT ?", (state, limit)
-        )
+        rows = self._rows(f"SELECT {_COLUMNS} FROM jobs WHERE state = ? ORDER BY id LIMIT ?", (state, limit))
         return [_row_to_job(row) for row in rows]
 
     def usage(self) -> tuple[int, int]:
         """CPUs and bytes of memory taken by running (or starting) jobs."""
-        cpus, mem = self.conn.execute(
+        ((cpus, mem),) = self._rows(
             "SELECT COALESCE(SUM(cpus), 0), COALESCE(SUM(mem), 0) FROM jobs WHERE state = ?", (RUNNING,)
-        ).fetchone()
+        )
         return int(cpus), int(mem)
 
     def position(self, job_id: int) -> int:
         """How many queued jobs are ahead of this one."""
-        row = self.conn.execute(
-            "SELECT COUNT(*) FROM jobs WHERE state = ? AND id < ?", (QUEUED, job_id)
-        ).fetchone()
-        return int(row[0])
+        ((count,),) = self._rows("SELECT COUNT(*) FROM jobs WHERE state = ? AND id < ?", (QUEUED, job_id))
+        return int(count)
 
     # -- changing (call inside a transaction) ------------------------------------------------
     def add(self, name: str, spec: str, cpus: int, mem: int, failed: str | None = None) -> int:
@@ -233,13 +243,15 @@ class Spool:
             )
         return int(cur.lastrowid or 0)
 
-    def claim(self, job_id: int, host: str, worker_pid: int, worker_stamp: float) -> bool:
-        """Hand a queued job to a worker (compare-and-set); False when it is no longer queued."""
-        cur = self.conn.execute(
-            "UPDATE jobs SET state = ?, host = ?, worker_pid = ?, worker_stamp = ? WHERE id = ? AND state = ?",
+    def claim(self, job_id: int, host: str, worker_pid: int, worker_stamp: float) -> JobRow | None:
+        """Hand a queued job to a worker (compare-and-set); returns the claimed row, or None when
+        the job is no longer queued."""
+        row = self.conn.execute(
+            "UPDATE jobs SET state = ?, host = ?, worker_pid = ?, worker_stamp = ? WHERE id = ? AND state = ?"
+            f" RETURNING {_COLUMNS}",
             (RUNNING, host, worker_pid, worker_stamp, job_id, QUEUED),
-        )
-        return cur.rowcount == 1
+        ).fetchone()
+        return None if row is None else _row_to_job(row)
 
     def requeue(self, job_id: int) -> None:
         """Put back a job whose worker died before starting it."""
