@@ -1,12 +1,14 @@
 """Local executor benchmark: N trivial jobs from add to all complete, beside xargs -P <cpus> running the same commands.
 
-Run: python benchmarks/bench_local.py [N]   (default 1000)
-Prints both wall times, their ratio and paraschut's per-job overhead; asserts nothing.
+Run: python benchmarks/bench_local.py [N [ROUNDS]]   (default 1000 jobs, 3 rounds)
+Prints both wall times (medians of alternating rounds), their ratio and paraschut's per-job
+overhead; asserts nothing.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,22 +49,31 @@ def run_xargs(n: int, script: str, cpus: int) -> float:
 
 def main(argv: list[str]) -> None:
     n = int(argv[0]) if argv else 1000
+    rounds = int(argv[1]) if len(argv) > 1 else 3
     cpus = os.cpu_count() or 1
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ.update(
-            PARASCHUT_DB=os.path.join(tmp, "jobs.sqlite"), PARASCHUT_JOB_DIR=os.path.join(tmp, "jobs"),
-            PARASCHUT_CONFIG=os.path.join(tmp, "none.toml"), PARASCHUT_STATUS_INTERVAL="0",
-        )
-        script = os.path.join(tmp, "job.sh")
-        with open(script, "w") as fh:
-            fh.write("#!/bin/sh\ntrue\n")
-        os.chmod(script, 0o755)
-        xargs = run_xargs(n, script, cpus)
-        psu = run_paraschut(n, script)
-    print(f"{n} trivial jobs on {cpus} cpus")
+    xargs_times, psu_times = [], []
+    # alternate the two, several rounds, and compare medians: a shared machine's load drifts
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ.update(
+                PARASCHUT_DB=os.path.join(tmp, "jobs.sqlite"), PARASCHUT_JOB_DIR=os.path.join(tmp, "jobs"),
+                PARASCHUT_CONFIG=os.path.join(tmp, "none.toml"), PARASCHUT_STATUS_INTERVAL="0",
+            )
+            script = os.path.join(tmp, "job.sh")
+            with open(script, "w") as fh:
+                fh.write("#!/bin/sh\ntrue\n")
+            os.chmod(script, 0o755)
+            xargs_times.append(run_xargs(n, script, cpus))
+            psu_times.append(run_paraschut(n, script))
+    xargs, psu = statistics.median(xargs_times), statistics.median(psu_times)
+    ratios = sorted(p / x for p, x in zip(psu_times, xargs_times, strict=True))
+    print(f"{n} trivial jobs on {cpus} cpus, median of {rounds} alternating rounds")
     print(f"xargs -P {cpus}:        {xargs:8.2f} s  ({xargs / n * 1000:.2f} ms/job)")
     print(f"paraschut local:     {psu:8.2f} s  ({psu / n * 1000:.2f} ms/job, add -> all complete)")
-    print(f"ratio paraschut/xargs: {psu / xargs:.2f}  (target: within 2x)")
+    print(
+        f"ratio paraschut/xargs: {psu / xargs:.2f}  (per round: {', '.join(f'{r:.2f}' for r in ratios)};"
+        " target: within 2x)"
+    )
     overhead = (psu - xargs) / n * 1000
     print(f"per-job overhead:    {overhead:.2f} ms wall, {overhead * cpus:.2f} ms of a slot")
 
