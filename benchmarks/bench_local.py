@@ -29,7 +29,9 @@ def run_paraschut(n: int, script: str) -> float:
         states = [j["state"] for j in batch.get(1, [])]
         if states and all(s in ("complete", "failed") for s in states):
             break
-        time.sleep(0.25)  # a watcher polling faster would take CPU from the jobs on a small machine
+        # a poll that finds nothing new costs about 6 ms at 1,000 jobs; recording finished jobs is
+        # work the index does once per job whenever it polls
+        time.sleep(0.1)
     elapsed = time.perf_counter() - t0
     failed = states.count("failed")
     if failed:
