@@ -154,7 +154,7 @@ def _widths(headers: Sequence[str], rows: Sequence[Sequence[Cell]], width: int |
         widths[column] = max(widths[column], natural)
     if width is None:
         return widths
-    natural = list(widths)
+    natural_widths = list(widths)
     for column, minimum in shrink:
         excess = sum(widths) + 2 * (len(widths) - 1) - width
         if excess <= 0:
@@ -165,7 +165,7 @@ def _widths(headers: Sequence[str], rows: Sequence[Sequence[Cell]], width: int |
             freed, widths[column] = widths[column] + 2, 0
             if shrink:
                 last = shrink[-1][0]
-                widths[last] = min(natural[last], widths[last] + freed)
+                widths[last] = min(natural_widths[last], widths[last] + freed)
     return widths
 
 
