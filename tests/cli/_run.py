@@ -17,13 +17,20 @@ from typing import Any
 
 PARASCHUT = [sys.executable, "-m", "paraschut.cli"]
 BATCH = 1001
+OUTPUT_VARS = ("COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR")
+
+
+def environ(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without what changes how output looks (the caller's terminal
+    must not change a test), plus ``extra``."""
+    return {**{k: v for k, v in os.environ.items() if k not in OUTPUT_VARS}, **(extra or {})}
 
 
 def run(*args: str, code: int = 0, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``paraschut ARGS`` (stdin not a terminal) and check its exit status."""
     proc = subprocess.run(
         [*PARASCHUT, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
-        env=None if env is None else {**os.environ, **env},
+        env=environ(env),
     )
     assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
     return proc
@@ -38,7 +45,7 @@ def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str
     """Start ``paraschut ARGS`` in the background; killed after two minutes so a hang fails the test."""
     proc = subprocess.Popen(
         [*PARASCHUT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-        env=None if env is None else {**os.environ, **env},
+        env=environ(env),
     )
     guard = threading.Timer(120, proc.kill)
     guard.daemon = True
@@ -52,9 +59,10 @@ class Terminal:
     def __init__(self, *args: str, columns: int = 100, lines: int = 40, env: dict[str, str] | None = None) -> None:
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
-        environ = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR")}
-        environ.update(TERM="xterm-256color", **(env or {}))
-        self.proc = subprocess.Popen([*PARASCHUT, *args], stdin=slave, stdout=slave, stderr=slave, env=environ)
+        self.proc = subprocess.Popen(
+            [*PARASCHUT, *args], stdin=slave, stdout=slave, stderr=slave,
+            env=environ({"TERM": "xterm-256color", **(env or {})}),
+        )
         os.close(slave)
         self.output = b""
         guard = threading.Timer(120, self.proc.kill)
