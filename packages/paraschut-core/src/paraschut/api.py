@@ -11,17 +11,21 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from attrs import frozen
+
 from . import dashboard, submission
 from .bulk import paused_gc
 from .errors import InvalidJobError, JobNotFoundError, ParaschutError
 from .filters import compile_filter
 from .jobinfo import JobInfo, check_fields, check_value
 from .models import ACTIVE_STATES, COLLECTED, COMPLETE, INIT, SPAWN
-from .refresh import Refresh, active_jobs, poll_due, refresh
+from .refresh import Refresh as RefreshResult
+from .refresh import active_jobs, poll_due, refresh
 from .session import Session, get_session
 
 __all__ = [
-    "get_queue", "periodic_submitter", "print_log", "qdel_batch", "qdel_job", "remove_batch",
+    "QueueSnapshot", "get_queue", "periodic_submitter", "queue_snapshot", "report_missing",
+    "print_log", "qdel_batch", "qdel_job", "remove_batch",
     "remove_batch_by_state", "set_batch_field", "set_job_field", "submit_jobs", "submit_one_batch",
     "submit_one_job",
 ]
@@ -45,6 +49,33 @@ def get_queue(
     Executors are polled at most once per ``status_interval`` across processes; ``Refresh=True``
     polls now. ``Executor`` gives the options to poll its jobs with (else the config's).
     """
+    snapshot = queue_snapshot(Filter=Filter, ResetMissing=ResetMissing, Executor=Executor, Refresh=Refresh)
+    if Verbose:
+        display = set(Display) if Display is not None else None
+        print(dashboard.render(snapshot.jobs, snapshot.names, snapshot.status, display))
+        if ReportMissing:
+            report_missing(snapshot.status)
+        return None
+    grouped: dict[int, list[JobInfo]] = {}
+    for job in snapshot.jobs:
+        grouped.setdefault(job["BatchID"], []).append(job)
+    return grouped
+
+
+@frozen
+class QueueSnapshot:
+    """What a dashboard shows: the jobs, batch names, and what the poll learned (running marks,
+    missing jobs, executor errors)."""
+
+    jobs: list[JobInfo]
+    names: dict[int, Any]
+    status: RefreshResult
+
+
+def queue_snapshot(
+    Filter: str | None = None, ResetMissing: bool = False, Executor: Any = None, Refresh: bool = False,
+) -> QueueSnapshot:
+    """get_queue's data, for dashboards other than its printed report (the command line's table)."""
     session = get_session()
     where = compile_filter(Filter)
     jobs = session.index.jobs(where)
@@ -57,19 +88,10 @@ def get_queue(
         _reset_missing(session, status)
         jobs = session.index.jobs(where)
         status.missing.clear()
-    if Verbose:
-        display = set(Display) if Display is not None else None
-        print(dashboard.render(jobs, _batch_names(session), status, display))
-        if ReportMissing:
-            _report_missing(status)
-        return None
-    grouped: dict[int, list[JobInfo]] = {}
-    for job in jobs:
-        grouped.setdefault(job["BatchID"], []).append(job)
-    return grouped
+    return QueueSnapshot(jobs=list(jobs), names=_batch_names(session), status=status)
 
 
-def _reset_missing(session: Session, status: Refresh) -> None:
+def _reset_missing(session: Session, status: RefreshResult) -> None:
     for batch_id, job_index in sorted(status.missing):
         changed = session.index.set_state(
             "BatchID=? AND JobIndex=?", [batch_id, job_index], INIT, from_states=("submit", "run")
@@ -78,7 +100,8 @@ def _reset_missing(session: Session, status: Refresh) -> None:
             session.manager.state_changed(batch_id, job_index, old, INIT)
 
 
-def _report_missing(status: Refresh) -> None:
+def report_missing(status: RefreshResult) -> None:
+    """Print the last lines of stderr of each missing job of a poll."""
     for batch_id, job_index in sorted(status.missing):
         print(f"--- missing job {batch_id}/{job_index}: last stderr ---")
         try:

@@ -12,22 +12,49 @@ import signal
 import sqlite3
 import sys
 import time
+import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from attrs import frozen
+
 import paraschut as psu
+from paraschut import dashboard, submission
+from paraschut.api import queue_snapshot, report_missing
 from paraschut.config import load_settings
-from paraschut.db import NETWORK_FILESYSTEMS, filesystem_type
-from paraschut.errors import JobNotFoundError, ParaschutError
-from paraschut.manager import ExecutorManager
-from paraschut.plugins import failed_plugins, plugin_sources
-from paraschut.session import Session, get_session
+from paraschut.diagnostics import config_report, doctor_report, plugins_report
+from paraschut.errors import (
+    IndexBusyError,
+    JobNotFoundError,
+    ParaschutError,
+    PluginLoadError,
+    SchedulerCommandError,
+    SchedulerNotFoundError,
+)
+from paraschut.session import get_session
+from paraschut.terminal import Live, ProgressBar, Style, output_width
+from paraschut.terminal import table as text_table
 
-__all__ = ["main"]
+__all__ = ["EXIT_BUSY", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_SCHEDULER", "EXIT_USAGE", "main"]
 
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BUSY, EXIT_SCHEDULER, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130  # 143: SIGTERM
+EPILOG = """\
+exit status:
+  0    success
+  1    an error: a bad filter, an unknown job or executor, an invalid setting, a job the
+       scheduler could not take...; doctor: a problem was found
+  2    usage: bad options, or rm without --yes when stdin is not a terminal
+  3    the job index stayed locked by other processes for longer than busy_timeout: retry
+  4    a scheduler command failed or is not installed, or an executor's plugin failed to load
+  130  interrupted by Ctrl-C (143: by SIGTERM) during a one-shot command; queue --watch,
+       log --follow and submit --periodic end with 0 when interrupted, as that is how they stop
+
+output: colour, box drawing and progress bars only on a terminal; NO_COLOR turns colour off,
+FORCE_COLOR on, --color decides over both. Tables fit the terminal's width (or COLUMNS); piped
+output is never truncated. Errors are one line on stderr; --debug adds the traceback.
+"""
 FOLLOW_INTERVAL = 0.5
-_PAINT = {"failed:": "31", "missing:": "33", "!": "31"}
 
 
 class UsageError(Exception):
@@ -39,15 +66,8 @@ def _dump(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
-def _paint(text: str) -> str:
-    """Highlight failed and missing lines and executor errors of the queue report on a terminal."""
-    if not sys.stdout.isatty() or "NO_COLOR" in os.environ:
-        return text
-    out = []
-    for line in text.splitlines():
-        code = next((c for word, c in _PAINT.items() if line.lstrip().startswith(word)), None)
-        out.append(f"\033[{code}m{line}\033[0m" if code else line)
-    return "\n".join(out)
+def _style(args: argparse.Namespace, stream: Any = None) -> Style:
+    return Style.for_stream(sys.stdout if stream is None else stream, getattr(args, "color", "auto"))
 
 
 def _capture(call: Callable[[], Any]) -> str:
@@ -57,20 +77,23 @@ def _capture(call: Callable[[], Any]) -> str:
     return buffer.getvalue().rstrip("\n")
 
 
+class _Signals:
+    """Which signal interrupted the command (SIGINT unless SIGTERM came)."""
+
+    received = signal.SIGINT
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM, like Ctrl-C, unwinds the command: claimed jobs are released, the terminal restored."""
+    _Signals.received = signal.Signals(signum)
+    raise KeyboardInterrupt
+
+
 @contextlib.contextmanager
 def _until_interrupted() -> Iterator[None]:
-    """Run a loop until Ctrl-C or SIGTERM, which end it cleanly."""
-
-    def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
+    """Run a loop until Ctrl-C or SIGTERM, which end it cleanly (exit status 0)."""
+    with contextlib.suppress(KeyboardInterrupt):
         yield
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _and(*conditions: str | None) -> str | None:
@@ -82,77 +105,139 @@ def _with_batch(text: str | None, batch: int | None) -> str | None:
     return _and(text, None if batch is None else f"BatchID = {int(batch)}")
 
 
-# -- commands ----------------------------------------------------------------------------------
+# -- queue -------------------------------------------------------------------------------------
+def _queue_json(args: argparse.Namespace, flt: str | None) -> dict[str, Any]:
+    snap = queue_snapshot(Filter=flt, ResetMissing=args.reset_missing, Refresh=args.refresh)
+    return dashboard.as_json(snap.jobs, snap.names, snap.status, set(args.state) if args.state else None)
+
+
+def _queue_lines(args: argparse.Namespace, flt: str | None, style: Style, bars: bool) -> list[str]:
+    """One drawing of the dashboard: get_queue's report with --text, else the table."""
+    if args.text:
+        return _capture(lambda: psu.get_queue(
+            Display=args.state, Filter=flt, ResetMissing=args.reset_missing, Refresh=args.refresh
+        )).splitlines()
+    snap = queue_snapshot(Filter=flt, ResetMissing=args.reset_missing, Refresh=args.refresh)
+    rows = dashboard.batch_rows(snap.jobs, snap.names, snap.status, set(args.state) if args.state else None)
+    summary = dashboard.summary(snap.jobs, snap.status)
+    if not rows:
+        return summary.splitlines()
+    return dashboard.table(rows, summary, style, output_width(), bars=bars)
+
+
+def _fit_height(lines: list[str], height: int | None, top: int, bottom: int) -> list[str]:
+    """Keep a frame within the screen: batch rows beyond it are counted, not drawn."""
+    if height is None or len(lines) <= height - 1:
+        return lines
+    room = max(0, height - 2 - top - bottom)
+    hidden = len(lines) - top - bottom - room
+    return [*lines[: top + room], f"... {hidden} more batch(es): narrow with --batch, --state or --filter",
+            *lines[len(lines) - bottom:]]
+
+
 def cmd_queue(args: argparse.Namespace) -> int:
+    """The dashboard: a table of batches (or get_queue's report with --text), once or redrawn."""
+    if args.json and (args.watch is not None or args.report_missing or args.text):
+        raise UsageError("--json cannot be combined with --watch, --report-missing or --text")
     flt = _with_batch(args.filter, args.batch)
     if args.json:
-        if args.watch is not None or args.report_missing:
-            raise UsageError("--json cannot be combined with --watch or --report-missing")
-        grouped = psu.get_queue(
-            Filter=flt, ResetMissing=args.reset_missing, Verbose=False, Refresh=args.refresh
-        ) or {}
-        wanted = set(args.state or ())
-        batches = [
-            {"BatchID": b, "jobs": [j for j in jobs if not wanted or j["state"] in wanted]}
-            for b, jobs in grouped.items()
-        ]
-        _dump({"batches": [b for b in batches if b["jobs"]]})
-        return 0
-
-    def draw() -> None:
-        text = _capture(lambda: psu.get_queue(
-            Display=args.state, Filter=flt, ResetMissing=args.reset_missing, ReportMissing=args.report_missing,
-            Refresh=args.refresh,
-        ))
-        if args.watch is not None:
-            if sys.stdout.isatty():
-                sys.stdout.write("\033[H\033[2J")
-            text = f"every {args.watch:g}s: paraschut queue    {time.strftime('%Y-%m-%d %H:%M:%S')}\n\n{text}"
-        print(_paint(text), flush=True)
-
+        _dump(_queue_json(args, flt))
+        return EXIT_OK
+    style = _style(args)
     if args.watch is None:
-        draw()
-        return 0
-    with _until_interrupted():
+        print("\n".join(_queue_lines(args, flt, style, bars=style.glyphs)))
+        if args.report_missing:
+            report_missing(queue_snapshot(Filter=flt).status)
+        return EXIT_OK
+    live = Live()
+    with _until_interrupted(), live.running():
         while True:
-            draw()
+            title = style.paint(f"every {args.watch:g}s: paraschut queue    {time.strftime('%Y-%m-%d %H:%M:%S')}",
+                                "bold")
+            lines = [title, "", *_queue_lines(args, flt, style, bars=True)]
+            top = 0 if args.text else 3 + style.glyphs
+            live.draw(_fit_height(lines, live.height(), top, bottom=2))
             time.sleep(args.watch)
-    return 0
+    return EXIT_OK
 
 
+def _queue_args(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--state", action="append", metavar="S", help="show only jobs in state S (repeatable)")
+    _add_selection(q)
+    q.add_argument("--reset-missing", action="store_true", help="reset missing jobs to init")
+    q.add_argument("--refresh", action="store_true", help="poll the schedulers now, not a recent snapshot")
+    q.add_argument("--report-missing", action="store_true", help="print the stderr of missing jobs")
+    q.add_argument("--text", action="store_true", help="get_queue()'s report instead of the table")
+    q.add_argument("--watch", type=_seconds, metavar="SECONDS", help="redraw every SECONDS until interrupted")
+
+
+# -- submit ------------------------------------------------------------------------------------
 def cmd_submit(args: argparse.Namespace) -> int:
+    """Submit what the priority rules allow (a progress bar on stderr when it is a terminal)."""
     if args.job and args.batch is None:
         raise UsageError("--job needs --batch")
     if args.job and (args.filter or args.periodic is not None or args.max_jobs is not None):
         raise UsageError("--job cannot be combined with --filter, --max-jobs or --periodic")
     flt = _with_batch(args.filter, args.batch)
-    if args.periodic is not None:
-        with _until_interrupted():
-            psu.periodic_submitter(Interval=args.periodic, Filter=flt, MaxJobs=args.max_jobs, Executor=args.executor)
-        return 0
-    if args.job:
-        count = sum(psu.submit_one_job(args.batch, job, Executor=args.executor) for job in args.job)
-    elif args.batch is not None and not args.filter:
-        count = psu.submit_one_batch(args.batch, Executor=args.executor, MaxJobs=args.max_jobs)
-    else:
-        count = psu.submit_jobs(Filter=flt, MaxJobs=args.max_jobs, Executor=args.executor)
+    bar = ProgressBar("submitting", mode=getattr(args, "color", "auto"))
+    with submission.reporting_progress(bar.update), contextlib.closing(bar):
+        if args.periodic is not None:
+            with _until_interrupted():
+                psu.periodic_submitter(Interval=args.periodic, Filter=flt, MaxJobs=args.max_jobs,
+                                       Executor=args.executor)
+            return EXIT_OK
+        if args.job:
+            count = sum(psu.submit_one_job(args.batch, job, Executor=args.executor) for job in args.job)
+        elif args.batch is not None and not args.filter:
+            count = psu.submit_one_batch(args.batch, Executor=args.executor, MaxJobs=args.max_jobs)
+        else:
+            count = psu.submit_jobs(Filter=flt, MaxJobs=args.max_jobs, Executor=args.executor)
     print(f"submitted {count} job(s)")
-    return 0
+    return EXIT_OK
 
 
+def _submit_args(s: argparse.ArgumentParser) -> None:
+    _add_selection(s)
+    s.add_argument("--job", type=int, action="append", metavar="J", help="only job J of --batch (repeatable)")
+    s.add_argument("--max-jobs", type=int, metavar="N", help="at most N jobs active at once")
+    s.add_argument("--executor", metavar="NAME", help="executor to submit to (default: configured)")
+    s.add_argument("--periodic", type=_seconds, metavar="SECONDS", help="submit every SECONDS until all done")
+
+
+# -- info, log ---------------------------------------------------------------------------------
 def cmd_info(args: argparse.Namespace) -> int:
-    _dump(psu.get_job_info(args.batch, args.job))
-    return 0
+    """A job's metadata: one field per line, or JSON."""
+    job = psu.get_job_info(args.batch, args.job)
+    if args.json:
+        _dump(job)
+        return EXIT_OK
+    width = max(len(str(key)) for key in job)
+    for key, value in job.items():
+        shown = value if isinstance(value, str) else json.dumps(value, default=str)
+        print(f"{key:<{width}}  {shown}")
+    return EXIT_OK
+
+
+def _job_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("batch", type=int, metavar="BATCH")
+    parser.add_argument("job", type=int, metavar="JOB")
 
 
 def cmd_log(args: argparse.Namespace) -> int:
+    """A job's stdout or stderr: the last lines, or followed as it grows."""
     key = "stderr" if args.err else "stdout"
+    if args.json and args.follow:
+        raise UsageError("--json cannot be combined with --follow")
     if not args.follow:
-        psu.print_log(args.batch, args.job, key, LogIdx=args.history, Lines=args.lines, RegEx=args.grep)
-        return 0
+        text = psu.print_log(args.batch, args.job, key, LogIdx=args.history, Lines=args.lines, RegEx=args.grep,
+                             Verbose=not args.json)
+        if args.json:
+            _dump({"BatchID": args.batch, "JobIndex": args.job, "stream": key, "history": args.history,
+                   "lines": text.splitlines()})
+        return EXIT_OK
     with _until_interrupted():
         _follow(args, key)
-    return 0
+    return EXIT_OK
 
 
 def _follow(args: argparse.Namespace, key: str) -> None:
@@ -179,7 +264,18 @@ def _follow(args: argparse.Namespace, key: str) -> None:
         time.sleep(FOLLOW_INTERVAL)
 
 
+def _log_args(lg: argparse.ArgumentParser) -> None:
+    _job_args(lg)
+    lg.add_argument("--err", action="store_true", help="stderr instead of stdout")
+    lg.add_argument("--history", type=int, default=-1, metavar="N", help="run N (-1: the last, 0: the first)")
+    lg.add_argument("--lines", type=int, default=30, metavar="N", help="last N lines (0: all; default 30)")
+    lg.add_argument("--grep", type=_regex, metavar="REGEX", help="only lines matching REGEX")
+    lg.add_argument("--follow", "-f", action="store_true", help="keep printing new lines until interrupted")
+
+
+# -- reset, qdel, rm ---------------------------------------------------------------------------
 def cmd_reset(args: argparse.Namespace) -> int:
+    """Jobs back to init; complete and collected ones only with --all (the README's Unless default)."""
     unless: dict[str, Any] = {"Unless": {}} if args.all else {}
     selecting = args.missing or args.failed or args.filter
     if args.jobs and selecting:
@@ -189,7 +285,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
     if args.missing:
         psu.get_queue(Filter=_with_batch(args.filter, args.batch), ResetMissing=True, Verbose=False)
         print("missing jobs were reset to init")
-        return 0
+        return EXIT_OK
     if selecting:
         flt = _with_batch(_and(args.filter, "state = 'failed'" if args.failed else None), args.batch)
         count = psu.set_batch_field(psu.get_queue(Filter=flt, Verbose=False) or {}, **unless)
@@ -198,20 +294,35 @@ def cmd_reset(args: argparse.Namespace) -> int:
     else:
         count = psu.set_batch_field(args.batch, **unless)
     print(f"reset {count} job(s) to init")
-    return 0
+    return EXIT_OK
+
+
+def _reset_args(r: argparse.ArgumentParser) -> None:
+    r.add_argument("batch", type=int, nargs="?", metavar="BATCH")
+    r.add_argument("jobs", type=int, nargs="*", metavar="JOB")
+    r.add_argument("--all", action="store_true", help="also reset complete and collected jobs")
+    r.add_argument("--missing", action="store_true", help="reset jobs that left their queue unfinished")
+    r.add_argument("--failed", action="store_true", help="reset failed jobs")
+    _add_selection(r, batch=False)
 
 
 def cmd_qdel(args: argparse.Namespace) -> int:
+    """Cancel queued and running jobs; they go back to init."""
     count = psu.qdel_job(args.batch, args.jobs) if args.jobs else psu.qdel_batch(args.batch)
     print(f"cancelled {count} job(s); they are back in init")
-    return 0
+    return EXIT_OK
+
+
+def _qdel_args(d: argparse.ArgumentParser) -> None:
+    d.add_argument("batch", type=int, metavar="BATCH")
+    d.add_argument("jobs", type=int, nargs="*", metavar="JOB")
 
 
 def _confirm(question: str, yes: bool) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        raise ParaschutError("refusing to remove without --yes (stdin is not a terminal)")
+        raise UsageError("refusing to remove without --yes: stdin is not a terminal to ask on")
     try:
         answer = input(f"{question} [y/N] ")
     except EOFError:
@@ -221,6 +332,7 @@ def _confirm(question: str, yes: bool) -> None:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
+    """Remove batches, or every job in some states, after asking (unless --yes)."""
     if bool(args.batches) == bool(args.state):
         raise UsageError("give either BATCH ids or --state")
     if args.batches:
@@ -230,42 +342,38 @@ def cmd_rm(args: argparse.Namespace) -> int:
     _confirm(f"remove {what} from the job index?", args.yes)
     count = psu.remove_batch(args.batches) if args.batches else psu.remove_batch_by_state(args.state)
     print(f"removed {count} job(s)")
-    return 0
+    return EXIT_OK
 
 
+def _rm_args(m: argparse.ArgumentParser) -> None:
+    m.add_argument("batches", type=int, nargs="*", metavar="BATCH")
+    m.add_argument("--state", action="append", metavar="S", help="remove every job in state S (repeatable)")
+    m.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+
+# -- plugins, config, doctor -------------------------------------------------------------------
 def cmd_plugins(args: argparse.Namespace) -> int:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # failed plugins are listed below instead
-        manager = ExecutorManager()
-    sources = plugin_sources(manager.pm)
-    executors = [
-        {"executor": name, "description": info.description, "supports_arrays": info.supports_arrays,
-         **sources.get(name, {"distribution": None, "version": None, "module": None, "file": None})}
-        for name, info in sorted(manager.executors.items())
-    ]
-    failed = {name: str(error) for name, error in sorted(failed_plugins(manager.pm).items())}
+    """Installed executors, the distribution and module providing each, and plugins that failed."""
+    executors, failed = plugins_report()
     if args.json:
         _dump({"executors": executors, "failed": failed})
-        return 0
-    for row in executors:
-        dist = f"{row['distribution'] or '?'} {row['version'] or ''}".strip()
-        print(f"{row['executor']:<10} {dist:<24} {row['module'] or '?':<28} {row['description']}")
-    for name, error in failed.items():
-        print(f"{name:<10} FAILED: {error}")
-    return 0
+        return EXIT_OK
+    style = _style(args)
+    rows = [[r["executor"], r["distribution"] or "?", r["version"] or "?", r["module"] or "?", r["description"]]
+            for r in executors]
+    rows += [[name, [("FAILED", "red")], "", "", error] for name, error in failed.items()]
+    headers = ["executor", "distribution", "version", "module", "description"]
+    print("\n".join(text_table(headers, rows, style, output_width(), shrink=[(4, 12)])))
+    return EXIT_OK
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    values = {key: {"value": getattr(settings, key), "source": source} for key, source in settings.sources.items()}
-    path = settings.config_path
-    data = {
-        "config_file": path, "config_file_exists": bool(path and os.path.isfile(path)), "settings": values,
-        "executors": dict(settings.executors), "template": dict(settings.template),
-    }
+    """The effective settings and where each came from."""
+    data = config_report(load_settings())
+    path, values = data["config_file"], data["settings"]
     if args.json:
         _dump(data)
-        return 0
+        return EXIT_OK
     print(f"config file: {path or '(none)'}{'' if data['config_file_exists'] or not path else ' (not found)'}")
     width = max(len(key) for key in values)
     for key, item in values.items():
@@ -273,59 +381,61 @@ def cmd_config(args: argparse.Namespace) -> int:
     for section in ("executors", "template"):
         if data[section]:
             print(f"{section}: {json.dumps(data[section], default=str)}")
-    return 0
-
-
-def _executor_checks(session: Session, names: list[str] | None) -> dict[str, dict[str, Any]]:
-    """For each executor: ok, and what answered or the error (the plugin's own cheap check)."""
-    out: dict[str, dict[str, Any]] = {}
-    for name in names or sorted(session.manager.executors):
-        try:
-            out[name] = {"ok": True, "detail": session.manager.check_scheduler(session.executor(name))}
-        except ParaschutError as exc:
-            out[name] = {"ok": False, "detail": str(exc)}
-    return out
-
-
-def _doctor_report(session: Session, names: list[str] | None) -> dict[str, Any]:
-    settings, index = session.settings, session.index
-    fs = filesystem_type(settings.db)
-    report: dict[str, Any] = {
-        "index": {"path": settings.db, "integrity": index.integrity_check(), "journal_mode": index.journal_mode,
-                  "filesystem": fs, "network_filesystem": fs in NETWORK_FILESYSTEMS, "tables": index.table_counts()},
-        "default_executor": settings.executor,
-        "executors": _executor_checks(session, names),
-        "failed_plugins": {n: str(e) for n, e in failed_plugins(session.manager.pm).items()},
-    }
-    problems = [f"integrity check: {report['index']['integrity']}"] if report["index"]["integrity"] != "ok" else []
-    if fs in NETWORK_FILESYSTEMS and index.journal_mode == "wal":
-        problems.append(f"journal mode wal on a network file system ({fs}): set journal_mode = delete")
-    if settings.executor not in session.manager.executors:
-        problems.append(f"the default executor {settings.executor!r} is not registered")
-    problems += [f"executor {n!r}: {c['detail']}" for n, c in report["executors"].items() if not c["ok"]]
-    problems += [f"plugin {n!r}: {msg}" for n, msg in report["failed_plugins"].items()]
-    report.update(ok=not problems, problems=problems)
-    return report
+    return EXIT_OK
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    """The index's integrity and journal mode, and each executor's scheduler, reachable or not."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # failed plugins are reported as problems
-        report = _doctor_report(get_session(), args.executor)
+        report = doctor_report(get_session(), args.executor)
+    status = EXIT_OK if report["ok"] else EXIT_ERROR
     if args.json:
         _dump(report)
-        return 0 if report["ok"] else 1
-    index = report["index"]
+        return status
+    style, index = _style(args), report["index"]
     tables = ", ".join(f"{name} {count}" for name, count in index["tables"].items())
     print(f"index:     {index['path']}\nintegrity: {index['integrity']}\n"
           f"journal:   {index['journal_mode']} on {index['filesystem']}\ntables:    {tables}\n"
           f"executors (default {report['default_executor']}):")
     for name, check in report["executors"].items():
-        print(f"  {name:<10} {'ok' if check['ok'] else 'FAILED'}: {check['detail']}")
+        mark = style.paint("ok", "green") if check["ok"] else style.paint("FAILED", "red")
+        print(f"  {name:<10} {mark}: {check['detail']}")
     for problem in report["problems"]:
-        print(_paint(f"! {problem}"))
+        print(style.paint(f"! {problem}", "red"))
     print("ok" if report["ok"] else f"{len(report['problems'])} problem(s)")
-    return 0 if report["ok"] else 1
+    return status
+
+
+def _doctor_args(doctor: argparse.ArgumentParser) -> None:
+    doctor.add_argument("--executor", action="append", metavar="NAME", help="check only NAME (repeatable)")
+
+
+# -- the commands, registered in one place -----------------------------------------------------
+@frozen
+class Command:
+    """A subcommand: its name and help, what adds its arguments, what runs it, and whether it
+    lists something (and so takes --json)."""
+
+    name: str
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None] | None
+    run: Callable[[argparse.Namespace], int]
+    listing: bool = False
+
+
+COMMANDS = [
+    Command("queue", "show the dashboard of batches and job states", _queue_args, cmd_queue, listing=True),
+    Command("submit", "submit the jobs the priority rules allow", _submit_args, cmd_submit),
+    Command("info", "print a job's metadata", _job_args, cmd_info, listing=True),
+    Command("log", "print a job's stdout (or stderr)", _log_args, cmd_log, listing=True),
+    Command("reset", "set jobs back to init (not complete ones, unless --all)", _reset_args, cmd_reset),
+    Command("qdel", "cancel queued and running jobs (back to init)", _qdel_args, cmd_qdel),
+    Command("rm", "remove batches (or jobs in a state) from the index", _rm_args, cmd_rm),
+    Command("plugins", "list executors and the plugins providing them", None, cmd_plugins, listing=True),
+    Command("config", "show the effective settings and their sources", None, cmd_config, listing=True),
+    Command("doctor", "check the job index and the executors", _doctor_args, cmd_doctor, listing=True),
+]
 
 
 # -- parser ------------------------------------------------------------------------------------
@@ -347,80 +457,35 @@ def _regex(text: str) -> str:
     return text
 
 
-def _add_listing(sub: Any, name: str, common: argparse.ArgumentParser, func: Callable[..., int], help: str) -> Any:
-    parser = sub.add_parser(name, parents=[common], help=help, description=help)
-    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
-    parser.set_defaults(func=func)
-    return parser
-
-
 def _add_selection(parser: argparse.ArgumentParser, batch: bool = True) -> None:
     parser.add_argument("--filter", metavar="F", help="an SQLite condition over the job columns")
     if batch:
         parser.add_argument("--batch", type=int, metavar="B", help="only batch B")
 
 
-def _add_queue_submit(sub: Any, common: argparse.ArgumentParser) -> None:
-    q = _add_listing(sub, "queue", common, cmd_queue, "show the dashboard of batches and job states")
-    q.add_argument("--state", action="append", metavar="S", help="show only jobs in state S (repeatable)")
-    _add_selection(q)
-    q.add_argument("--reset-missing", action="store_true", help="reset missing jobs to init")
-    q.add_argument("--refresh", action="store_true", help="poll the schedulers now, not a recent snapshot")
-    q.add_argument("--report-missing", action="store_true", help="print the stderr of missing jobs")
-    q.add_argument("--watch", type=_seconds, metavar="SECONDS", help="redraw every SECONDS until interrupted")
-    s = sub.add_parser("submit", parents=[common], help="submit the jobs the priority rules allow")
-    _add_selection(s)
-    s.add_argument("--job", type=int, action="append", metavar="J", help="only job J of --batch (repeatable)")
-    s.add_argument("--max-jobs", type=int, metavar="N", help="at most N jobs active at once")
-    s.add_argument("--executor", metavar="NAME", help="executor to submit to (default: configured)")
-    s.add_argument("--periodic", type=_seconds, metavar="SECONDS", help="submit every SECONDS until all done")
-    s.set_defaults(func=cmd_submit)
-
-
-def _add_job_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    i = _add_listing(sub, "info", common, cmd_info, "print a job's metadata as JSON")
-    lg = sub.add_parser("log", parents=[common], help="print a job's stdout (or stderr)")
-    for parser in (i, lg):
-        parser.add_argument("batch", type=int, metavar="BATCH")
-        parser.add_argument("job", type=int, metavar="JOB")
-    lg.add_argument("--err", action="store_true", help="stderr instead of stdout")
-    lg.add_argument("--history", type=int, default=-1, metavar="N", help="run N (-1: the last, 0: the first)")
-    lg.add_argument("--lines", type=int, default=30, metavar="N", help="last N lines (0: all; default 30)")
-    lg.add_argument("--grep", type=_regex, metavar="REGEX", help="only lines matching REGEX")
-    lg.add_argument("--follow", "-f", action="store_true", help="keep printing new lines until interrupted")
-    lg.set_defaults(func=cmd_log)
-    r = sub.add_parser("reset", parents=[common], help="set jobs back to init (not complete ones, unless --all)")
-    r.add_argument("batch", type=int, nargs="?", metavar="BATCH")
-    r.add_argument("jobs", type=int, nargs="*", metavar="JOB")
-    r.add_argument("--all", action="store_true", help="also reset complete and collected jobs")
-    r.add_argument("--missing", action="store_true", help="reset jobs that left their queue unfinished")
-    r.add_argument("--failed", action="store_true", help="reset failed jobs")
-    _add_selection(r, batch=False)
-    r.set_defaults(func=cmd_reset)
-    d = sub.add_parser("qdel", parents=[common], help="cancel queued and running jobs (back to init)")
-    d.add_argument("batch", type=int, metavar="BATCH")
-    d.add_argument("jobs", type=int, nargs="*", metavar="JOB")
-    d.set_defaults(func=cmd_qdel)
-    m = sub.add_parser("rm", parents=[common], help="remove batches (or jobs in a state) from the index")
-    m.add_argument("batches", type=int, nargs="*", metavar="BATCH")
-    m.add_argument("--state", action="append", metavar="S", help="remove every job in state S (repeatable)")
-    m.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    m.set_defaults(func=cmd_rm)
+def _global_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """--debug and --color, accepted before or after the command."""
+    parser.add_argument("--debug", action="store_true", default=default or False, help="show tracebacks")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default=default or "auto",
+                        help="colour output: auto (on a terminal, unless NO_COLOR), always, never")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="paraschut", description="Submit and watch pipelines of batch jobs.")
+    parser = argparse.ArgumentParser(prog="paraschut", description="Submit and watch pipelines of batch jobs.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"paraschut {psu.__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    _global_options(parser, None)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    _global_options(common, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _add_queue_submit(sub, common)
-    _add_job_commands(sub, common)
-    _add_listing(sub, "plugins", common, cmd_plugins, "list executors and the plugins providing them")
-    _add_listing(sub, "config", common, cmd_config, "show the effective settings and their sources")
-    doctor = _add_listing(sub, "doctor", common, cmd_doctor, "check the job index and the executors")
-    doctor.add_argument("--executor", action="append", metavar="NAME", help="check only NAME (repeatable)")
+    for command in COMMANDS:
+        p = sub.add_parser(command.name, parents=[common], help=command.help, description=command.help,
+                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        if command.listing:
+            p.add_argument("--json", action="store_true", help="print JSON for scripts")
+        if command.arguments is not None:
+            command.arguments(p)
+        p.set_defaults(func=command.run)
     return parser
 
 
@@ -432,30 +497,44 @@ def _one_line(exc: BaseException) -> str:
     return " | ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
 
 
+def exit_status(exc: BaseException) -> int:
+    """The exit status an error ends the command line with (see EPILOG)."""
+    if isinstance(exc, IndexBusyError) or (
+        isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+    ):
+        return EXIT_BUSY
+    if isinstance(exc, (SchedulerCommandError, SchedulerNotFoundError, PluginLoadError)):
+        return EXIT_SCHEDULER
+    return EXIT_ERROR
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage errors (2), --help and --version (0)
-        return exc.code if isinstance(exc.code, int) else 0
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
     warnings.showwarning = _show_warning
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return int(args.func(args))
     except UsageError as exc:
-        parser.print_usage(sys.stderr)
         print(f"paraschut {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        print(f"paraschut: interrupted ({_Signals.received.name})", file=sys.stderr)
+        return 128 + int(_Signals.received)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+        return EXIT_ERROR
     except (ParaschutError, OSError, sqlite3.Error) as exc:
         if args.debug:
-            raise
+            traceback.print_exc()
         print(f"paraschut: error: {_one_line(exc)}", file=sys.stderr)
-        return 1
+        return exit_status(exc)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import sqlite3
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import psutil
@@ -20,7 +22,22 @@ from .jobinfo import JobInfo
 from .models import ACTIVE_STATES, INIT, SPAWN, SUBMIT, Executor, JobSpec
 from .session import Session
 
-__all__ = ["build_spec", "claim_eligible", "job_env", "submit_claimed", "submitter_token"]
+__all__ = ["build_spec", "claim_eligible", "job_env", "reporting_progress", "submit_claimed", "submitter_token"]
+
+#: called with (jobs submitted so far, jobs to submit) by submit_claimed, when set
+_progress: ContextVar[Callable[[int, int], None] | None] = ContextVar("paraschut_submit_progress", default=None)
+
+
+@contextlib.contextmanager
+def reporting_progress(callback: Callable[[int, int], None]) -> Iterator[None]:
+    """Within the block, every submission (submit_jobs, submit_one_batch, ...) calls
+    ``callback(submitted, total)`` once before it starts and after each scheduler call. The
+    command line draws its progress bar with it; the API itself stays silent."""
+    token = _progress.set(callback)
+    try:
+        yield
+    finally:
+        _progress.reset(token)
 
 ENV_BATCH_ID = "PARASCHUT_BATCH_ID"
 ENV_JOB_INDEX = "PARASCHUT_JOB_INDEX"
@@ -266,6 +283,9 @@ def submit_claimed(session: Session, jobs: Sequence[Mapping[str, Any]], executor
     arrays = session.manager.supports_arrays(executor)
     limit = int(executor.option("max_array_size", 1000)) if arrays else 1
     groups = _array_groups(specs, limit) if arrays else [[i] for i in range(len(specs))]
+    report, done = _progress.get(), 0
+    if report is not None:
+        report(0, len(specs))
     for number, group in enumerate(groups):
         try:
             subs = _submit_group(session, executor, [specs[i] for i in group], arrays)
@@ -274,6 +294,9 @@ def submit_claimed(session: Session, jobs: Sequence[Mapping[str, Any]], executor
             raise
         # recorded at once: a submitter killed now leaves at most this group unrecorded
         _record(session, [(specs[i], sub) for i, sub in zip(group, subs, strict=True)], executor)
+        done += len(group)
+        if report is not None:
+            report(done, len(specs))
     for job in jobs:
         session.manager.state_changed(job["BatchID"], job["JobIndex"], INIT, SUBMIT)
     if bad:

@@ -1,80 +1,20 @@
-"""The paraschut command line, driven as a user would: a subprocess on a real index with the file executor."""
+"""The paraschut command line, driven as a user would: a subprocess on a real index with the file executor
+(the ``batch`` fixture is in conftest.py)."""
 
 from __future__ import annotations
 
 import json
 import os
-import pty
 import signal
 import subprocess
-import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import paraschut as psu
 from paraschut.cli import main
-from paraschut.session import reset_sessions
 
-BATCH = 1001
-JOB_SCRIPT = """#!/bin/sh
-for i in 1 2 3 4 5; do echo "out-$PARASCHUT_JOB_INDEX line$i"; done
-echo "err-$PARASCHUT_JOB_INDEX oops" >&2
-"""
-
-
-def run(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-    """Run ``paraschut ARGS`` (stdin not a terminal) and check its exit status."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "paraschut.cli", *args],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
-    )
-    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
-    return proc
-
-
-def start(*args: str) -> subprocess.Popen[str]:
-    """Start ``paraschut ARGS`` in the background; killed after two minutes so a hang fails the test."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "paraschut.cli", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-    )
-    guard = threading.Timer(120, proc.kill)
-    guard.daemon = True
-    guard.start()
-    return proc
-
-
-def run_json(*args: str, code: int = 0) -> Any:
-    return json.loads(run(*args, "--json", code=code).stdout)
-
-
-def run_on_tty(*args: str, answer: str = "") -> tuple[int, str]:
-    """Run ``paraschut ARGS`` with stdin and stdout on a terminal; returns (status, what it showed)."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "paraschut.cli", *args], stdin=slave, stdout=slave, stderr=slave
-    )
-    guard = threading.Timer(120, proc.kill)
-    guard.daemon = True
-    guard.start()
-    os.close(slave)
-    if answer:
-        os.write(master, answer.encode())
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
-    return proc.wait(timeout=120), b"".join(chunks).decode(errors="replace")
+from ._run import BATCH, on_tty, run, run_json, start
 
 
 def states() -> dict[int, str]:
@@ -83,31 +23,24 @@ def states() -> dict[int, str]:
     return {j["JobIndex"]: j["state"] for b in batches if b["BatchID"] == BATCH for j in b["jobs"]}
 
 
-@pytest.fixture
-def batch(index_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A batch of three jobs running a real script, submitted (when asked) to the file executor."""
-    monkeypatch.setenv("PARASCHUT_EXECUTOR", "file")
-    script = index_env / "job.sh"
-    script.write_text(JOB_SCRIPT)
-    script.chmod(0o755)
-    template = psu.get_job_template()
-    template.update(name=["cli", "demo"], script=str(script))
-    psu.add_batch_to_queue(BATCH, [dict(template) for _ in range(3)])
-    yield index_env
-    reset_sessions()
-
-
 def run_written_jobs(home: Path) -> None:
     """Do what a user of the file executor does: run the script it wrote."""
     subprocess.run(["sh", str(home / "jobs" / "paraschut-jobs.sh")], check=True)
 
 
 # -- queue ---------------------------------------------------------------------------------------
-def test_queue_text_shows_batch_title_and_states(batch: Path) -> None:
-    out = run("queue").stdout
-    assert f"{BATCH}: cli/demo" in out
-    assert "init:" in out and "[0-2]" in out
-    assert "\033[" not in out  # no colour when stdout is not a terminal
+def test_queue_table_shows_one_row_per_batch(batch: Path) -> None:
+    lines = run("queue").stdout.splitlines()
+    assert lines[0].split() == ["BatchID", "name", "done", "init", "jobs"]
+    assert lines[1].split() == [str(BATCH), "cli/demo", "0/3", "3", "init", "[0-2]"]
+    assert lines[-1] == "on queue: 0 jobs, 0 running | complete: 0/3"
+    assert "\033[" not in "".join(lines)  # no colour when stdout is not a terminal
+
+
+def test_queue_text_is_get_queues_report(batch: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    psu.get_queue()
+    assert run("queue", "--text").stdout == capsys.readouterr().out
+    assert f"{BATCH}: cli/demo\n    init:" in run("queue", "--text").stdout
 
 
 def test_queue_json_parses_back(batch: Path) -> None:
@@ -121,7 +54,7 @@ def test_queue_state_and_batch_options_select(batch: Path) -> None:
     assert run_json("queue", "--state", "submit")["batches"] == []
     assert run_json("queue", "--batch", "999")["batches"] == []
     assert len(run_json("queue", "--batch", str(BATCH), "--state", "init")["batches"][0]["jobs"]) == 3
-    assert "init:" not in run("queue", "--state", "submit").stdout
+    assert "init" not in run("queue", "--state", "submit").stdout
 
 
 def test_invalid_filter_is_one_line_error_without_traceback(batch: Path) -> None:
@@ -144,36 +77,20 @@ def test_usage_errors_exit_2(batch: Path) -> None:
     assert main(["--version"]) == 0
 
 
-def test_queue_colours_failed_jobs_on_a_terminal_only(batch: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_queue_colours_failed_jobs_on_a_terminal_only(batch: Path) -> None:
     psu.set_job_field(BATCH, 1, Value="failed", Unless={})
-    code, shown = run_on_tty("queue")
+    code, shown = on_tty("queue")
     assert code == 0
-    assert "\033[31m    failed:" in shown
+    assert "\033[31mfailed [1]\033[0m" in shown and "─" in shown
     assert "\033[" not in run("queue").stdout
-    monkeypatch.setenv("NO_COLOR", "1")
-    code, shown = run_on_tty("queue")
-    assert code == 0 and "failed:" in shown and "\033[" not in shown
-
-
-def test_queue_watch_stops_cleanly_on_sigint_and_sigterm(batch: Path) -> None:
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        proc = start("queue", "--watch", "0.2")
-        assert proc.stdout is not None
-        lines = []
-        while f"{BATCH}: cli/demo" not in "".join(lines):  # wait for one full draw
-            line = proc.stdout.readline()
-            assert line, proc.stderr.read() if proc.stderr else ""
-            lines.append(line)
-        proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err
-        assert "Traceback" not in err
+    code, shown = on_tty("queue", env={"NO_COLOR": "1"})
+    assert code == 0 and "failed [1]" in shown and "\033[" not in shown and "─" not in shown
 
 
 # -- submit, info, log ---------------------------------------------------------------------------
 def test_submit_then_queue_shows_submit(batch: Path) -> None:
     assert run("submit", "--batch", str(BATCH)).stdout.strip() == "submitted 3 job(s)"
-    assert "submit:" in run("queue").stdout
+    assert "submit [0-2]" in run("queue").stdout
     assert set(states().values()) == {"submit"}
     written = (batch / "jobs" / "paraschut-jobs.sh").read_text()
     assert f"# psu{BATCH}_2" in written
@@ -257,7 +174,8 @@ def make_missing(job_index: int) -> None:
 def test_reset_missing(batch: Path) -> None:
     run("submit")
     make_missing(0)
-    assert "missing: [0]" in run("queue").stdout
+    assert "missing [0]" in run("queue").stdout
+    assert "missing: [0]" in run("queue", "--text").stdout
     assert "missing job" in run("queue", "--report-missing").stdout
     run("reset", "--missing")
     assert states() == {0: "init", 1: "submit", 2: "submit"}
@@ -279,16 +197,16 @@ def test_qdel_returns_jobs_to_init(batch: Path) -> None:
 
 
 def test_rm_refuses_without_yes_when_stdin_is_not_a_tty(batch: Path) -> None:
-    proc = run("rm", str(BATCH), code=1)
+    proc = run("rm", str(BATCH), code=2)
     assert "--yes" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert len(states()) == 3
 
 
 def test_rm_asks_on_a_terminal(batch: Path) -> None:
-    code, shown = run_on_tty("rm", str(BATCH), answer="n\n")
+    code, shown = on_tty("rm", str(BATCH), answer="n\n")
     assert code == 1 and "[y/N]" in shown and "aborted" in shown
     assert len(states()) == 3
-    code, shown = run_on_tty("rm", str(BATCH), answer="y\n")
+    code, shown = on_tty("rm", str(BATCH), answer="y\n")
     assert code == 0 and "removed 3 job(s)" in shown
     assert states() == {}
 
