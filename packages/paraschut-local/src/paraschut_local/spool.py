@@ -173,10 +173,12 @@ class Spool:
         self._begin()
         try:
             yield
+            self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            # a refused COMMIT (busy) leaves the transaction open, holding the lock against everyone
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
 
     # -- reading ---------------------------------------------------------------------------
     def get(self, job_id: int) -> JobRow | None:
