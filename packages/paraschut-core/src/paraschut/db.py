@@ -15,6 +15,7 @@ import sqlite_utils
 
 from . import filters
 from .errors import ConflictError, IndexBusyError, InvalidFilterError, InvalidJobError, JobNotFoundError
+from .files import make_private_dirs
 from .jobinfo import COLUMN_FIELDS, JobInfo, merge_row
 from .migrations import migrate
 
@@ -102,8 +103,7 @@ class JobIndex:
 
     @staticmethod
     def _create_private(path: str) -> None:
-        directory = os.path.dirname(path) or "."
-        os.makedirs(directory, mode=0o700, exist_ok=True)
+        make_private_dirs(os.path.dirname(path) or ".")
         if not os.path.exists(path):
             try:
                 os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .procs import describe_signal
+from .spool import make_private_dirs
 
 if TYPE_CHECKING:  # the worker never imports paraschut itself: it starts faster
     from paraschut.models import JobSpec
@@ -83,8 +84,9 @@ def problem_of(record: Mapping[str, Any]) -> str | None:
 
 
 def _open_log(path: str) -> int:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    """Open a job's log for writing, creating it (and its folders) readable by the owner only."""
+    make_private_dirs(os.path.dirname(path) or ".")
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
 
 
 def start(record: Mapping[str, Any], job_id: int, spool_dir: str, cpus: int) -> subprocess.Popen[bytes]:
