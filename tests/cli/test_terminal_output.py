@@ -146,7 +146,8 @@ def test_every_listing_command_prints_json(batch: Path) -> None:
     assert run_json("config")["settings"]["executor"]["value"] == "file"
     assert run_json("doctor", "--executor", "file")["ok"] is True
     run("submit")
-    run("log", str(BATCH), "0", code=1)  # submitted, not run yet: no log file
+    # submitted, not run yet: its log exists (created owner-only before submission) and is empty
+    assert run("log", str(BATCH), "0").stdout.strip() == ""
     subprocess.run(["sh", str(batch / "jobs" / "paraschut-jobs.sh")], check=True)
     log = run_json("log", str(BATCH), "0", "--lines", "2")
     assert log == {"BatchID": BATCH, "JobIndex": 0, "stream": "stdout", "history": -1,

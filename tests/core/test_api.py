@@ -331,6 +331,9 @@ def test_print_log_errors(env) -> None:
     with pytest.raises(psu.ParaschutError, match="no recorded runs"):
         psu.print_log(1, 0)
     psu.submit_jobs()
+    assert psu.print_log(1, 0, Verbose=False) == ""  # created empty (owner-only) at submission
+    (stdout,) = get_session().index.query("SELECT stdout FROM log_history WHERE BatchID=1 AND JobIndex=0")[0]
+    os.unlink(stdout)
     with pytest.raises(psu.ParaschutError, match="does not exist"):
         psu.print_log(1, 0)
     with pytest.raises(psu.ParaschutError, match="LogIdx"):

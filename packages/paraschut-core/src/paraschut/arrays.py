@@ -22,9 +22,10 @@ import tempfile
 from collections.abc import Mapping, Sequence
 
 from .errors import ParaschutError
+from .files import create_private_files, make_private_dirs
 from .models import JobSpec
 
-__all__ = ["INDEX_VARIABLES", "main", "read_entry", "task_command", "write_manifest"]
+__all__ = ["INDEX_VARIABLES", "create_private_files", "main", "read_entry", "task_command", "write_manifest"]
 
 #: Where schedulers put an array task's index (first one set wins).
 INDEX_VARIABLES = ("SGE_TASK_ID", "PBS_ARRAY_INDEX", "PBS_ARRAYID", "SLURM_ARRAY_TASK_ID", "PARASCHUT_TASK_ID")
@@ -32,7 +33,7 @@ INDEX_VARIABLES = ("SGE_TASK_ID", "PBS_ARRAY_INDEX", "PBS_ARRAYID", "SLURM_ARRAY
 
 def write_manifest(jobs: Sequence[JobSpec], directory: str) -> str:
     """Write the array's jobs (entry i is the task with index ``first + i``) and return its path."""
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    make_private_dirs(directory)
     entries = [
         {"script": j.script, "workdir": j.workdir, "stdout": j.stdout, "stderr": j.stderr, "env": dict(j.env)}
         for j in jobs

@@ -15,6 +15,7 @@ import sqlite_utils
 
 from . import filters
 from .errors import ConflictError, IndexBusyError, InvalidFilterError, InvalidJobError, JobNotFoundError
+from .files import make_private_dirs
 from .jobinfo import COLUMN_FIELDS, JobInfo, merge_row
 from .migrations import migrate
 
@@ -102,8 +103,7 @@ class JobIndex:
 
     @staticmethod
     def _create_private(path: str) -> None:
-        directory = os.path.dirname(path) or "."
-        os.makedirs(directory, mode=0o700, exist_ok=True)
+        make_private_dirs(os.path.dirname(path) or ".")
         if not os.path.exists(path):
             try:
                 os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
@@ -119,15 +119,22 @@ class JobIndex:
         self.conn.execute("PRAGMA foreign_keys=ON")
         return mode
 
+    def _busy_error(self, exc: sqlite3.OperationalError) -> IndexBusyError | None:
+        """The IndexBusyError for SQLite's "database is locked", else None."""
+        if "locked" in str(exc) or "busy" in str(exc):
+            return IndexBusyError(
+                f"the job index {self.path} stayed locked by another process for more than "
+                f"{self.busy_timeout:g} s (busy_timeout); nothing was written, try again"
+            )
+        return None
+
     def _busy(self, action: Any) -> Any:
         try:
             return action()
         except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise IndexBusyError(
-                    f"the job index {self.path} stayed locked by another process for more than "
-                    f"{self.busy_timeout:g} s (busy_timeout); nothing was written, try again"
-                ) from exc
+            error = self._busy_error(exc)
+            if error is not None:
+                raise error from exc
             raise
 
     def close(self) -> None:
@@ -141,10 +148,16 @@ class JobIndex:
         self._busy(lambda: self.conn.execute("BEGIN IMMEDIATE"))
         try:
             yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+            # COMMIT can be refused too: with the rollback journal it waits for readers to finish
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            # a refused COMMIT leaves the transaction open, holding the lock against everyone
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            error = self._busy_error(exc) if isinstance(exc, sqlite3.OperationalError) else None
+            if error is not None:
+                raise error from exc
             raise
-        self._busy(lambda: self.conn.execute("COMMIT"))
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = (), raw: bool = False) -> list[Any]:
         """Run a read query and return all rows (``raw``: plain tuples, faster for many rows)."""

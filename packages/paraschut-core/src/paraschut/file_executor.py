@@ -8,6 +8,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .files import make_private_dirs
 from .hookspecs import hookimpl
 from .models import SUBMIT, Executor, ExecutorInfo, JobSpec, JobStatus, LogPaths, Submission
 
@@ -40,8 +41,7 @@ def paraschut_register_executors() -> Sequence[ExecutorInfo]:
 def _append(executor: Executor, jobs: Sequence[JobSpec]) -> list[Submission]:
     """Append the jobs' lines in one locked write; each id names the job and where its line ends."""
     path = script_path(executor)
-    if not os.path.isdir(os.path.dirname(path)):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+    make_private_dirs(os.path.dirname(path))
     blocks = [f"# {job.key}\n{job_command(job)}\n".encode() for job in jobs]
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o700)
     try:

@@ -13,6 +13,7 @@ from typing import Any
 from .bulk import paused_gc
 from .config import load_settings
 from .errors import InvalidJobError
+from .files import make_private_dirs
 from .jobinfo import check_value, validate_job
 from .session import Session, get_session
 
@@ -39,9 +40,7 @@ def get_job_template(SetID: bool = False) -> dict[str, Any]:
 
 
 def _batch_dir(session: Session, batch_id: int) -> str:
-    path = session.batch_dir(batch_id)
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    return path
+    return make_private_dirs(session.batch_dir(batch_id))
 
 
 def generate_script(JobInfo: dict[str, Any], Template: str | None = None) -> str:
@@ -108,7 +107,7 @@ def _insert(session: Session, batch_id: int, jobs: list[dict[str, Any]], next_in
     name = jobs[0].get("name")
     batch = {"BatchID": batch_id, "name": json.dumps(name), "job_dir": directory}
     session.index.add_jobs(batch, jobs, next_index=next_index)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    make_private_dirs(directory)
     return len(jobs)
 
 

@@ -9,6 +9,7 @@ from attrs import define, field
 
 from .config import Settings, load_settings, resolve_executor
 from .db import JobIndex
+from .files import make_private_dirs
 from .manager import ExecutorManager
 from .models import Executor
 
@@ -47,7 +48,7 @@ class Session:
         """The batch's ``logs`` folder, created (owner only) on first use in this call."""
         if batch_id not in self._logs:
             path = os.path.join(self.batch_dir(batch_id), "logs")
-            os.makedirs(path, mode=0o700, exist_ok=True)
+            make_private_dirs(path)
             self._logs[batch_id] = path
         return self._logs[batch_id]
 

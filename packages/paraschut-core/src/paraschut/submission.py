@@ -18,6 +18,7 @@ import psutil
 from . import scheduling
 from .db import JOB_COLUMNS, read_only_authorizer, row_to_job
 from .errors import InvalidFilterError, InvalidJobError, ParaschutError
+from .files import create_private_files
 from .jobinfo import JobInfo
 from .models import ACTIVE_STATES, INIT, SPAWN, SUBMIT, Executor, JobSpec
 from .session import Session
@@ -95,7 +96,7 @@ def build_spec(
     stem = f"{job['JobIndex']}" + ("" if spawn is None else f"_s{spawn[0]}") + f".{run}"
     resources = dict(executor.option("resources") or {})
     resources.update(job.get("resources") or {})
-    return JobSpec(
+    spec = JobSpec(
         batch_id=job["BatchID"],
         job_index=job["JobIndex"],
         name=_display_name(job),
@@ -109,6 +110,9 @@ def build_spec(
         spawn_id=None if spawn is None else spawn[0],
         run=run,
     )
+    # a scheduler keeps the mode of a log that exists; one it creates gets its own umask (0644)
+    create_private_files([spec.stdout, spec.stderr])
+    return spec
 
 
 def _claim_alive(token: str) -> bool:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .procs import describe_signal
+from .spool import make_private_dirs
 
 if TYPE_CHECKING:  # the worker never imports paraschut itself: it starts faster
     from paraschut.models import JobSpec
@@ -86,16 +87,17 @@ _made_dirs: set[str] = set()
 
 
 def _open_log(path: str) -> int:
+    """Open a job's log for writing, creating it (and its folders) readable by the owner only."""
     directory = os.path.dirname(path) or "."
     if directory not in _made_dirs:
-        os.makedirs(directory, exist_ok=True)
+        make_private_dirs(directory)
         _made_dirs.add(directory)
     try:
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     except FileNotFoundError:  # the folder was removed since (remove_batch): make it again
         _made_dirs.discard(directory)
-        os.makedirs(directory, exist_ok=True)
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        make_private_dirs(directory)
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
 
 
 def start(record: Mapping[str, Any], job_id: int, spool_dir: str, cpus: int) -> int:

@@ -118,11 +118,25 @@ def journal_mode(path: str, mounts: str = "/proc/mounts") -> str:
     return "DELETE" if kind in NETWORK_FS else "WAL"
 
 
+def make_private_dirs(path: str) -> None:
+    """Create ``path`` and each missing parent with mode 0700 (``os.makedirs`` gives parents
+    ``0777 & ~umask``). paraschut.files has the same; the worker does not import paraschut."""
+    missing = []
+    current = os.path.abspath(path)
+    while not os.path.isdir(current) and os.path.dirname(current) != current:
+        missing.append(current)
+        current = os.path.dirname(current)
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:  # another process made it meanwhile
+            if not os.path.isdir(folder):
+                raise
+
+
 def _create_private(path: str) -> None:
     """Create the spool directory (0o700) and database file (0o600) when missing."""
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, mode=0o700, exist_ok=True)
+    make_private_dirs(os.path.dirname(path))
     if not os.path.exists(path):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
         os.close(fd)
@@ -187,10 +201,12 @@ class Spool:
         self._begin()
         try:
             yield
+            self._retry(lambda: self.conn.execute("COMMIT"))
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            # a refused COMMIT (busy) leaves the transaction open, holding the lock against everyone
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
-        self._retry(lambda: self.conn.execute("COMMIT"))
 
     # -- reading ---------------------------------------------------------------------------
     def get(self, job_id: int) -> JobRow | None:

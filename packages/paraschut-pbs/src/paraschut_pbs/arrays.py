@@ -32,7 +32,7 @@ from paraschut.models import JobSpec
 from . import commands
 from .parse import parse_qsub_output
 
-__all__ = ["array_argv", "is_slurm_task", "launcher_script", "log_paths", "submit_array", "task_ids"]
+__all__ = ["array_argv", "is_slurm_task", "launcher_script", "log_paths", "submit_array", "task_ids", "task_logs"]
 
 _SLURM_TASK = re.compile(r"^\d+_\d+$")
 
@@ -67,6 +67,16 @@ def log_paths(stem: str, flavour: str) -> tuple[str, str]:
     return f"{stem}{index}.out", f"{stem}{index}.err"
 
 
+def task_logs(stem: str, flavour: str, count: int) -> list[str]:
+    """The scheduler's log files of tasks 1 to ``count`` where the flavour names them exactly (Slurm's
+    wrapper, PBS Pro), to create owner-only before qsub (a scheduler creates them with its own umask,
+    0644); none for Torque, whose names are its own business (they sit in the 0700 logs folder)."""
+    if flavour not in ("slurm", "pro"):
+        return []
+    return [path.replace(".%a", f".{i}").replace(".^array_index^", f".{i}")
+            for i in range(1, count + 1) for path in log_paths(stem, flavour)]
+
+
 def array_argv(qsub: str, jobs: Sequence[JobSpec], opts: commands.Options, flavour: str, script: str) -> list[str]:
     """The qsub argv of an array of ``jobs`` whose tasks run ``script``: the first job's name, queue,
     resources and working directory (the core groups jobs that share them), no job variables (they
@@ -97,12 +107,14 @@ def submit_array(opts: commands.Options, jobs: Sequence[JobSpec]) -> list[str]:
     manifest = launcher.write_manifest(jobs, os.path.dirname(jobs[0].stdout) or jobs[0].workdir)
     script = _write_launcher(manifest)
     argv = array_argv(commands.tool(opts, "qsub"), jobs, opts, flavour, script)
+    logs = task_logs(os.path.splitext(script)[0], flavour, len(jobs))
+    launcher.create_private_files(logs)
     try:
         proc = commands.run_tool(opts, argv, env=dict(os.environ), retry_timeouts=False)
     except SchedulerCommandError as exc:
         if not exc.timed_out:  # refused: nothing will ever read them
-            os.unlink(manifest)
-            os.unlink(script)
+            for path in [manifest, script, *logs]:
+                os.unlink(path)
         raise
     try:
         return task_ids(parse_qsub_output(proc.stdout), len(jobs), flavour)

@@ -53,13 +53,18 @@ def submit_array(executor: Executor, jobs: Sequence[JobSpec]) -> list[str]:
     :raises SchedulerCommandError: qsub refused the array (nothing was submitted).
     """
     manifest = launcher.write_manifest(jobs, os.path.dirname(jobs[0].stdout) or jobs[0].workdir)
+    # SGE creates a log it does not find with its own umask (0644): make the tasks' logs owner-only first
+    stem = os.path.splitext(manifest)[0]
+    logs = [f"{stem}.{task}.log" for task in range(1, len(jobs) + 1)]
+    launcher.create_private_files(logs)
     argv = qsub_array_argv(commands.binary(executor, "qsub"), executor, jobs, manifest)
     try:
         proc = run(argv, timeout=float(executor.option("timeout", 60)), retries=int(executor.option("retries", 3)),
                    transient=commands.TRANSIENT, env=commands.command_env(executor), retry_timeouts=False)
     except SchedulerCommandError as exc:
-        if not exc.timed_out:  # refused: nothing will ever read it
-            os.unlink(manifest)
+        if not exc.timed_out:  # refused: nothing will ever read them
+            for path in [manifest, *logs]:
+                os.unlink(path)
         raise
     try:
         return array_ids(parse_qsub(proc.stdout), len(jobs))

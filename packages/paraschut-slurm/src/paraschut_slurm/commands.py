@@ -351,6 +351,9 @@ def submit_array(opts: Options, jobs: Sequence[JobSpec]) -> list[str]:
     submit_array_argv(sbatch, jobs, opts, "check", "check")  # refuse bad jobs before writing files
     manifest = arrays.write_manifest(jobs, os.path.dirname(os.path.abspath(jobs[0].stdout)))
     script, logs = array_files(manifest)
+    # Slurm creates a log it does not find with the job's umask (0644): make the tasks' logs owner-only first
+    stem = os.path.splitext(manifest)[0]
+    arrays.create_private_files(f"{stem}.{task}.log" for task in range(1, len(jobs) + 1))
     fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(array_script(manifest))
