@@ -112,7 +112,15 @@ def test_bad_slot_counts(resources: dict[str, str], match: str) -> None:
 def test_resources_map_to_pe_h_rt_h_cpu_and_per_slot_memory() -> None:
     args = resource_args({"nodes": "1:ppn=4", "walltime": "2:00:00", "cput": "30:00", "mem": "8gb", "gpu": "1"})
     assert args == ["-pe", "smp", "4", "-l", "h_rt=2:00:00", "-l", "h_cpu=0:30:00",
-                    "-l", "h_vmem=2048M", "-l", "gpu=1"]
+                    "-l", "gpu=1", "-l", "h_vmem=2048M"]
+
+
+def test_pbs_memory_requests_become_the_largest_per_slot_limit() -> None:
+    # get_job_template()'s defaults: SGE knows none of pmem, pvmem, vmem
+    template = {"cput": "04:59:00", "mem": "1gb", "pmem": "1gb", "pvmem": "3gb", "vmem": "3gb"}
+    assert resource_args(template) == ["-l", "h_cpu=4:59:00", "-l", "h_vmem=3072M"]
+    assert resource_args({"ncpus": "4", "vmem": "8gb", "pvmem": "1gb"}) == [
+        "-pe", "smp", "4", "-l", "h_vmem=2048M"]
 
 
 def test_one_cpu_needs_no_parallel_environment_and_memory_resource_is_configurable() -> None:

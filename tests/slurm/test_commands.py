@@ -84,10 +84,19 @@ def test_bad_memory() -> None:
 
 
 def test_resource_args() -> None:
-    got = resource_args({"walltime": "120", "mem": "4gb", "ncpus": "2", "gres": "gpu:1", "mem_per_cpu": "1g",
+    got = resource_args({"walltime": "120", "mem": "4gb", "ncpus": "2", "gres": "gpu:1",
                          "account": "proj", "partition_hint": "x"})
     assert got == ["--time=00:02:00", "--mem=4096M", "--cpus-per-task=2", "--gres=gpu:1",
-                   "--mem-per-cpu=1024M", "--account=proj", "--partition-hint=x"]
+                   "--account=proj", "--partition-hint=x"]
+    assert resource_args({"mem_per_cpu": "1g", "ncpus": "2"}) == ["--mem-per-cpu=1024M", "--cpus-per-task=2"]
+
+
+def test_pbs_memory_requests_become_one_request_sbatch_accepts() -> None:
+    # get_job_template()'s defaults: sbatch refuses --mem with --mem-per-cpu, and knows no vmem
+    template = {"cput": "04:59:00", "mem": "1gb", "pmem": "1gb", "pvmem": "3gb", "vmem": "3gb"}
+    assert resource_args(template) == ["--time=04:59:00", "--mem=1024M"]
+    assert resource_args({"mem": "1gb", "pmem": "1gb", "ncpus": "4"}) == ["--mem=4096M", "--cpus-per-task=4"]
+    assert resource_args({"mem": "8gb", "pmem": "1gb", "ncpus": "4"}) == ["--mem=8192M", "--cpus-per-task=4"]
     assert resource_args({"nodes": "2:ppn=4"}) == ["--nodes=2", "--cpus-per-task=4"]
     for key in ("ppn", "cpus", "smp", "slots"):
         assert resource_args({key: "3"}) == ["--cpus-per-task=3"]

@@ -18,10 +18,12 @@ Resources of a job: ``walltime`` -> ``-l h_rt``, ``cput`` -> ``-l h_cpu`` (``SS`
 ``HH:MM:SS``, ``D:HH:MM:SS``, ``D-HH:MM:SS`` or ``1h30m`` become ``H:MM:SS``); a CPU count
 (``ncpus``, ``ppn``, ``smp``, ``cpus``, ``slots``, or ``nodes=1:ppn=4``) -> ``-pe smp N``;
 ``mem`` -> ``-l h_vmem``: ``mem`` is what the whole job may use, and because SGE counts
-``h_vmem`` per slot it is divided by the slot count. ``h_vmem`` is chosen over ``mem_free``
-because it is a limit SGE enforces (``mem_free`` only picks a host with that much free memory
-at dispatch); set ``mem_resource = "mem_free"`` (or ``"virtual_free"``...) where a cluster wants
-that. Any other key is passed as ``-l key=value``.
+``h_vmem`` per slot it is divided by the slot count. PBS's other memory requests (the defaults of
+``get_job_template()``) map to the same single limit: ``vmem`` like ``mem``, ``pmem`` and
+``pvmem`` (per process) as they are; the largest request wins, so one limit admits them all.
+``h_vmem`` is chosen over ``mem_free`` because it is a limit SGE enforces (``mem_free`` only
+picks a host with that much free memory at dispatch); set ``mem_resource = "mem_free"`` (or
+``"virtual_free"``...) where a cluster wants that. Any other key is passed as ``-l key=value``.
 
 The job's environment is never put on the command line: ``-v`` splits its argument on commas.
 Each variable is named with ``-v NAME`` (no value) and ``qsub`` runs with the variable in its own
@@ -229,10 +231,16 @@ def slot_count(resources: Mapping[str, str]) -> int | None:
     return count
 
 
+#: PBS memory requests for the whole job (divided by the slot count) and per process (per slot).
+JOB_MEMORY_KEYS = ("mem", "vmem")
+PROCESS_MEMORY_KEYS = ("pmem", "pvmem")
+
+
 def resource_args(resources: Mapping[str, str], *, pe: str = "smp", mem_resource: str = "h_vmem") -> list[str]:
     """``qsub`` arguments for a job's resources (see the module docstring for the mapping)."""
     slots = slot_count(resources)
     args = ["-pe", pe, str(slots)] if slots and slots > 1 else []
+    per_slot: list[int] = []  # every memory request, per slot, in MiB
     for key, value in resources.items():
         if key in CPU_KEYS or key == "nodes":
             continue
@@ -240,10 +248,15 @@ def resource_args(resources: Mapping[str, str], *, pe: str = "smp", mem_resource
             args += ["-l", f"h_rt={hms(time_seconds(value))}"]
         elif key == "cput":
             args += ["-l", f"h_cpu={hms(time_seconds(value))}"]
-        elif key == "mem":
-            args += ["-l", f"{mem_resource}={math.ceil(memory_mb(value) / (slots or 1))}M"]
+        elif key in JOB_MEMORY_KEYS:
+            per_slot.append(math.ceil(memory_mb(value) / (slots or 1)))
+        elif key in PROCESS_MEMORY_KEYS:
+            per_slot.append(memory_mb(value))
         else:
             args += ["-l", f"{key}={value}"]
+    if per_slot:
+        # one limit must admit every request: the PBS family (get_job_template's defaults) at once
+        args += ["-l", f"{mem_resource}={max(per_slot)}M"]
     return args
 
 

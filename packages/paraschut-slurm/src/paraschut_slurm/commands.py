@@ -66,6 +66,7 @@ DEFAULT_JOBCOMP = "/var/log/slurm/jobcomp.log"
 CPU_KEYS = ("ncpus", "ppn", "cpus", "smp", "slots")
 _TIME_KEYS = ("walltime", "cput", "time")
 _MEMORY_KEYS = {"mem": "--mem", "pmem": "--mem-per-cpu", "mem_per_cpu": "--mem-per-cpu"}
+_VIRTUAL_MEMORY_KEYS = ("vmem", "pvmem")
 _SLURM_TIME = re.compile(r"^\d+-\d+(:\d+(:\d+)?)?$|^\d+:\d+(:\d+)?$")
 _UNIT_TIME = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b|w)?$")
@@ -169,7 +170,9 @@ def resource_args(resources: Mapping[str, Any]) -> list[str]:
     """sbatch options for a resources mapping.
 
     ``walltime``/``cput``/``time`` -> ``--time``; ``mem`` -> ``--mem``; ``pmem``/``mem_per_cpu`` ->
-    ``--mem-per-cpu``; ``ncpus``/``ppn``/``cpus``/``smp``/``slots`` -> ``--cpus-per-task``;
+    ``--mem-per-cpu`` (with ``mem`` too, which sbatch refuses: one ``--mem`` admitting both);
+    ``vmem``/``pvmem`` are dropped (Slurm takes no virtual memory request per job);
+    ``ncpus``/``ppn``/``cpus``/``smp``/``slots`` -> ``--cpus-per-task``;
     ``nodes`` (``N`` or PBS's ``N:ppn=M``) -> ``--nodes`` (and CPUs); any other key ``k_x`` ->
     ``--k-x=value`` as given (``gres``, ``account``, ``qos``, ``constraint``, ...).
 
@@ -184,6 +187,8 @@ def resource_args(resources: Mapping[str, Any]) -> list[str]:
             args["--time"] = slurm_time(value)
         elif key in _MEMORY_KEYS:
             args[_MEMORY_KEYS[key]] = slurm_memory(value)
+        elif key in _VIRTUAL_MEMORY_KEYS:
+            continue  # Slurm has no per-job virtual memory request (VSizeFactor is the cluster's)
         elif key in CPU_KEYS:
             args["--cpus-per-task"] = str(_count(key, value))
         elif key == "nodes":
@@ -194,6 +199,12 @@ def resource_args(resources: Mapping[str, Any]) -> list[str]:
                 args.setdefault("--cpus-per-task", str(_count("ppn", ppn)))
         else:
             args["--" + key.replace("_", "-")] = value
+    if "--mem" in args and "--mem-per-cpu" in args:
+        # sbatch refuses both; PBS users give both (get_job_template's defaults): keep the total
+        # that admits both requests
+        cpus = int(args.get("--cpus-per-task", "1"))
+        per_cpu = int(args.pop("--mem-per-cpu")[:-1]) * cpus
+        args["--mem"] = f"{max(int(args['--mem'][:-1]), per_cpu)}M"
     return [f"{flag}={value}" for flag, value in args.items()]
 
 
