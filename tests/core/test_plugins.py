@@ -80,6 +80,26 @@ def test_a_broken_plugin_is_reported_by_name_and_the_others_load(monkeypatch: py
         get_plugin_manager(strict=True)
 
 
+def test_a_plugin_with_a_misspelled_hook_is_dropped_and_the_others_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PARASCHUT_DISABLE_PLUGINS", raising=False)
+
+    class Typo:
+        @psu.hookimpl
+        def paraschut_registr_executors(self):  # no such hook
+            return []
+
+    good = types.ModuleType("goodplugin")
+    _fake_entry_points(monkeypatch, [_EntryPoint("typo", Typo()), _EntryPoint("good", good)])
+    with pytest.warns(RuntimeWarning, match="'typo'.*paraschut_registr_executors"):
+        pm = get_plugin_manager()
+    assert pm.get_plugin("good") is good and pm.get_plugin("typo") is None
+    assert pm.get_plugin("file") is not None
+    with pytest.raises(psu.PluginLoadError, match="paraschut_registr_executors"):
+        ExecutorManager(pm).check(psu.Executor("typo"))
+    with pytest.raises(Exception, match="paraschut_registr_executors"):
+        get_plugin_manager(strict=True)
+
+
 def test_disabled_entry_points_are_not_even_imported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PARASCHUT_DISABLE_PLUGINS", "bad")
     _fake_entry_points(monkeypatch, [_EntryPoint("bad", ImportError("must not be loaded"))])

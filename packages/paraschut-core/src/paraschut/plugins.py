@@ -58,8 +58,10 @@ def get_plugin_manager(load_entrypoints: bool = True, strict: bool = False) -> p
     pm._paraschut_dists = {}  # type: ignore[attr-defined]
     pm._paraschut_failed = {}  # type: ignore[attr-defined]
     blocked = disabled_plugins()
+    builtin: set[str] = set()
     for module_name in DEFAULT_PLUGINS:
         name = module_name.rsplit(".", 1)[-1].replace("_executor", "")
+        builtin.add(name)
         if name in blocked:
             continue
         __import__(module_name)
@@ -67,8 +69,30 @@ def get_plugin_manager(load_entrypoints: bool = True, strict: bool = False) -> p
         pm._paraschut_dists[name] = ("paraschut-core", _core_version())  # type: ignore[attr-defined]
     if load_entrypoints:
         _load_entrypoints(pm, blocked, strict)
-    pm.check_pending()
+    _drop_unknown_hooks(pm, builtin, strict)
     return pm
+
+
+def _drop_unknown_hooks(pm: pluggy.PluginManager, builtin: set[str], strict: bool) -> None:
+    """Unregister each installed plugin that implements a hook no spec declares (a misspelled
+    name), so one broken plugin does not stop the others; its executor names the error when used.
+
+    :raises pluggy.PluginValidationError: a built-in plugin is at fault (a bug in paraschut), or
+        ``strict`` and an installed plugin is.
+    """
+    while True:
+        try:
+            pm.check_pending()
+            return
+        except pluggy.PluginValidationError as exc:
+            name = pm.get_name(exc.plugin)
+            if strict or name is None or name in builtin:
+                raise
+            error = PluginLoadError(name, exc)
+            warnings.warn(str(error), RuntimeWarning, stacklevel=3)
+            pm.unregister(name=name)
+            pm._paraschut_dists.pop(name, None)  # type: ignore[attr-defined]
+            pm._paraschut_failed[name] = error  # type: ignore[attr-defined]
 
 
 def _core_version() -> str:
