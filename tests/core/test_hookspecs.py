@@ -60,3 +60,13 @@ def test_the_module_has_every_hook_in_the_spec_registry() -> None:
     pm = pluggy.PluginManager("paraschut")
     pm.add_hookspecs(hookspecs)
     assert {name for name in vars(pm.hook) if name.startswith("paraschut_")} == {n for n, _ in HOOKS}
+
+
+def test_a_scheduler_error_keeps_every_line_of_stderr_in_its_message() -> None:
+    from paraschut.errors import MAX_DETAIL, SchedulerCommandError
+
+    sge = SchedulerCommandError(["qsub", "job.sh"], 1, 'Unable to run job: unknown resource "pmem".\nExiting.\n')
+    assert str(sge).endswith('exited with 1: Unable to run job: unknown resource "pmem". / Exiting.')
+    flood = SchedulerCommandError(["sbatch"], 1, "x" * 5000)
+    assert len(str(flood)) < MAX_DETAIL + 100 and flood.stderr == "x" * 5000
+    assert str(SchedulerCommandError(["qstat"], 2, "")).endswith("exited with 2: no message")

@@ -102,6 +102,10 @@ class SchedulerNotFoundError(ParaschutError):
         )
 
 
+#: Characters of a scheduler's stderr kept in a SchedulerCommandError's message (all of it in .stderr).
+MAX_DETAIL = 600
+
+
 class SchedulerCommandError(ParaschutError):
     """A scheduler command failed; carries its argv, exit code and stderr."""
 
@@ -113,5 +117,10 @@ class SchedulerCommandError(ParaschutError):
         self.stderr = stderr
         self.timed_out = timed_out
         what = "timed out" if timed_out else f"exited with {returncode}"
-        detail = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
+        # every line: the reason is often first ('unknown resource "pmem"') and a generic line
+        # last ('Exiting.', 'Try "sbatch --help"'); capped so a flood stays one readable line
+        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+        detail = " / ".join(lines) or "no message"
+        if len(detail) > MAX_DETAIL:
+            detail = detail[: MAX_DETAIL - 1] + "…"
         super().__init__(f"scheduler command {' '.join(self.argv)!r} {what}: {detail}")
