@@ -328,6 +328,26 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if report["ok"] else 1
 
 
+def cmd_timeline(args: argparse.Namespace) -> int:
+    from paraschut.timeline import get_timeline, plot_timeline
+
+    if not args.output and not args.json:
+        raise UsageError("give -o FILE (.png, .html or .svg) or --json")
+    if args.output:
+        path = plot_timeline(args.batch, args.output)
+        if not args.json:
+            print(f"wrote {path}")
+    if args.json:
+        _dump({"BatchID": args.batch, "spans": get_timeline(args.batch)})
+    return 0
+
+
+def _add_timeline(sub: Any, common: argparse.ArgumentParser) -> None:
+    t = _add_listing(sub, "timeline", common, cmd_timeline, "draw when each job of a batch waited and ran")
+    t.add_argument("batch", type=int, metavar="BATCH")
+    t.add_argument("-o", "--output", metavar="FILE", help="write FILE: .html or .svg, or .png (paraschut-core[plot])")
+
+
 # -- parser ------------------------------------------------------------------------------------
 def _seconds(text: str) -> float:
     try:
@@ -421,6 +441,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_listing(sub, "config", common, cmd_config, "show the effective settings and their sources")
     doctor = _add_listing(sub, "doctor", common, cmd_doctor, "check the job index and the executors")
     doctor.add_argument("--executor", action="append", metavar="NAME", help="check only NAME (repeatable)")
+    _add_timeline(sub, common)
     return parser
 
 
