@@ -9,7 +9,8 @@ import nox
 ROOT = pathlib.Path(__file__).parent
 PACKAGES = ["paraschut-core", "paraschut-local", "paraschut-pbs", "paraschut-sge", "paraschut-slurm"]
 PACKAGE_DIRS = [str(ROOT / "packages" / name) for name in PACKAGES]
-TEST_DEPS = ["pytest>=7", "hypothesis>=6"]
+# matplotlib: the PNG timeline tests; nbclient, nbformat, ipykernel: running examples/example.ipynb
+TEST_DEPS = ["pytest>=7", "hypothesis>=6", "matplotlib>=3.6", "nbclient>=0.7", "nbformat>=5", "ipykernel>=6"]
 
 nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True

@@ -136,3 +136,23 @@ def test_a_failed_spawn_is_redone_by_spawn_resubmit(env, monkeypatch: pytest.Mon
     env.fake.finish(redo)
     psu.get_queue(Verbose=False)
     assert psu.get_job_info(1, 0)["state"] == "complete"
+
+
+def test_a_job_a_spawn_submits_is_not_that_spawn(spawner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Executors that pass the submitter's whole environment on (sbatch --export=ALL, qsub -V) must
+    not make the next job, submitted from inside the last spawn, believe it is that spawn."""
+    psu.spawn_submit(psu.get_job_info(), 1)
+    _be_spawn(monkeypatch, 0, 1)
+    psu.set_complete(Submit=True)
+    line = spawner.script.read_text().splitlines()[-1]
+    assert script_lines(spawner.script)[-1] == "psu1_1"
+    assert "PARASCHUT_SPAWN_ID= " in line or "PARASCHUT_SPAWN_ID=''" in line, line
+    # job 1 runs with its own (empty) spawn variables over the inherited ones
+    monkeypatch.setenv("PARASCHUT_JOB_INDEX", "1")
+    _be_spawn(monkeypatch, 0, 1)
+    monkeypatch.setenv("PARASCHUT_SPAWN_ID", "")
+    monkeypatch.setenv("PARASCHUT_SPAWN_COUNT", "")
+    me = psu.get_job_info(SetID=True)
+    assert "SpawnID" not in me and me["state"] == "run"
+    psu.set_complete(me)
+    assert psu.get_job_info(1, 1)["state"] == "complete"

@@ -51,6 +51,7 @@ from .runtime import (
     spawn_submit,
     update_job,
 )
+from .timeline import get_timeline, plot_timeline
 
 __version__ = "0.1.0"
 
@@ -81,9 +82,11 @@ __all__ = [
     "get_job_template",
     "get_qstat",
     "get_queue",
+    "get_timeline",
     "locked_job",
     "modify_job",
     "periodic_submitter",
+    "plot_timeline",
     "print_log",
     "qdel_batch",
     "qdel_job",

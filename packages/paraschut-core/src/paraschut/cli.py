@@ -438,6 +438,30 @@ COMMANDS = [
 ]
 
 
+def cmd_timeline(args: argparse.Namespace) -> int:
+    from paraschut.timeline import get_timeline, plot_timeline
+
+    if not args.output and not args.json:
+        raise UsageError("give -o FILE (.png, .html or .svg) or --json")
+    if args.output:
+        path = plot_timeline(args.batch, args.output)
+        if not args.json:
+            print(f"wrote {path}")
+    if args.json:
+        _dump({"BatchID": args.batch, "spans": get_timeline(args.batch)})
+    return 0
+
+
+def _timeline_args(t: argparse.ArgumentParser) -> None:
+    t.add_argument("batch", type=int, metavar="BATCH")
+    t.add_argument("-o", "--output", metavar="FILE", help="write FILE: .html or .svg, or .png (paraschut-core[plot])")
+
+
+COMMANDS.append(
+    Command("timeline", "draw when each job of a batch waited and ran", _timeline_args, cmd_timeline, listing=True)
+)
+
+
 # -- parser ------------------------------------------------------------------------------------
 def _seconds(text: str) -> float:
     try:

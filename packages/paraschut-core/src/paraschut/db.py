@@ -316,24 +316,82 @@ class JobIndex:
                 [(time.time(), b, j) for b, j in keys],
             )
 
-    def resolve(self, rows: Sequence[tuple[tuple[int, int], str, str, int | None, str]]) -> dict[tuple[Any, str], str]:
+    def resolve(
+        self, rows: Sequence[tuple[tuple[int, int], str, str, int | None, str]],
+        times: Mapping[tuple[int, int], tuple[float | None, float | None]] | None = None,
+    ) -> dict[tuple[Any, str], str]:
         """Finished jobs in one transaction: for each (key, ClusterID, state, exit code, JSON patch),
-        a compare-and-set from submit/run. Returns {(key, new state): old state} for those changed."""
+        a compare-and-set from submit/run. Returns {(key, new state): old state} for those changed.
+
+        ``times`` gives the (start, end) times the scheduler reported for some jobs: a start a job
+        never recorded itself becomes its 'run' event, an end the time of its final event.
+        """
         changed: dict[tuple[Any, str], str] = {}
         now = time.time()
+        times = times or {}
         with self.write() as conn:
             for key, cluster_id, state, exit_code, patch in rows:
                 where = "BatchID=? AND JobIndex=? AND ClusterID=? AND state IN ('submit', 'run')"
                 old = conn.execute(f"SELECT state FROM jobs WHERE {where}", (*key, cluster_id)).fetchone()
                 if old is None:
                     continue
+                started, ended = times.get(key, (None, None))
+                if started is not None and old[0] == "submit":
+                    self._add_run_event(conn, key, cluster_id, started)
                 conn.execute(
                     "UPDATE jobs SET state=?, exit_code=?, updated=?, version=version+1, "
                     f"metadata=json_patch(metadata, ?) WHERE {where}",
                     (state, exit_code, now, patch, *key, cluster_id),
                 )
+                if ended is not None and ended <= now:
+                    conn.execute(
+                        "UPDATE job_events SET time=?, source='scheduler' WHERE id=(SELECT MAX(id) FROM "
+                        "job_events WHERE BatchID=? AND JobIndex=?) AND state=?",
+                        (ended, *key, state),
+                    )
                 changed[(key, state)] = old[0]
         return changed
+
+    @staticmethod
+    def _add_run_event(conn: sqlite3.Connection, key: tuple[int, int], cluster_id: str, at: float) -> None:
+        """A 'run' event seen by the scheduler, unless this submission already has one."""
+        conn.execute(
+            "INSERT INTO job_events (BatchID, JobIndex, state, time, ClusterID, source) "
+            "SELECT ?, ?, 'run', ?, ?, 'scheduler' WHERE COALESCE((SELECT state FROM job_events "
+            "WHERE BatchID=? AND JobIndex=? ORDER BY id DESC LIMIT 1), 'submit') = 'submit'",
+            (*key, at, cluster_id, *key),
+        )
+
+    def record_running(self, seen: Sequence[tuple[tuple[int, int], str, float]]) -> None:
+        """Jobs a poll saw running, as ((BatchID, JobIndex), ClusterID, since when): a 'run' event
+        for each one still in state 'submit' under that id whose submission has none yet."""
+        todo = []
+        for start in range(0, len(seen), 400):
+            chunk = seen[start : start + 400]
+            cond = " OR ".join("(BatchID=? AND JobIndex=?)" for _ in chunk)
+            rows = self.query(
+                f"SELECT BatchID, JobIndex, ClusterID FROM jobs WHERE state='submit' AND ({cond})",
+                [v for key, _, _ in chunk for v in key], raw=True,
+            )
+            submitted = {((r[0], r[1]), str(r[2])) for r in rows}
+            todo += [item for item in chunk if (item[0], item[1]) in submitted]
+        if not todo:
+            return
+        with self.write() as conn:
+            for key, cluster_id, at in todo:
+                if conn.execute(
+                    "SELECT 1 FROM jobs WHERE BatchID=? AND JobIndex=? AND ClusterID=? AND state='submit'",
+                    (*key, cluster_id),
+                ).fetchone():
+                    self._add_run_event(conn, key, cluster_id, at)
+
+    def job_events(self, batch_id: int) -> list[sqlite3.Row]:
+        """A batch's state history, oldest first (id order: the order the index recorded it)."""
+        return self.query(
+            "SELECT BatchID, JobIndex, state, time, ClusterID, hostname, source FROM job_events "
+            "WHERE BatchID=? ORDER BY id",
+            (batch_id,),
+        )
 
     def set_field(self, where: str, params: Sequence[Any], field: str, value: Any) -> int:
         """Set one (validated) field of every matching job in one transaction; returns how many."""
@@ -363,11 +421,11 @@ class JobIndex:
         return [(r[0], r[1], r[2]) for r in old]
 
     def delete_jobs(self, where: str, params: Sequence[Any]) -> list[tuple[int, int]]:
-        """Remove matching jobs with their spawns and log history; returns what was removed."""
+        """Remove matching jobs with their spawns, log and state history; returns what was removed."""
         with self.write() as conn:
             gone = conn.execute(f"SELECT BatchID, JobIndex FROM jobs WHERE {where}", params).fetchall()
             for b, j in gone:
-                for table in ("spawns", "log_history"):
+                for table in ("spawns", "log_history", "job_events"):
                     conn.execute(f"DELETE FROM {table} WHERE BatchID=? AND JobIndex=?", (b, j))
             conn.execute(f"DELETE FROM jobs WHERE {where}", params)
             conn.execute("DELETE FROM batches WHERE BatchID NOT IN (SELECT DISTINCT BatchID FROM jobs)")

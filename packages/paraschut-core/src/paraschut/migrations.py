@@ -101,7 +101,54 @@ def _v3(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE status_snapshots ADD COLUMN polling_until REAL")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+#: the time a state change is recorded at: the row's ``updated`` (every writer sets it), else now
+_EVENT_TIME = (
+    "CASE WHEN typeof(new.updated) IN ('real', 'integer') THEN new.updated "
+    "ELSE (julianday('now') - 2440587.5) * 86400.0 END"
+)
+
+
+def _v4(conn: sqlite3.Connection) -> None:
+    # every state change of a job, for the timeline: a trigger sees every code path (submission,
+    # polling, local workers, set_complete, user resets) without any of them knowing about it.
+    # A poll that sees a job running while its state is still 'submit' adds a 'run' event
+    # itself (source 'scheduler'), with the scheduler's own start time when it reports one.
+    _run(
+        conn,
+        """
+        CREATE TABLE job_events (
+            id INTEGER PRIMARY KEY,
+            BatchID INTEGER NOT NULL,
+            JobIndex INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            time REAL NOT NULL,
+            ClusterID,
+            hostname,
+            source TEXT NOT NULL DEFAULT 'index'
+        );
+        CREATE INDEX job_events_job ON job_events (BatchID, JobIndex)
+        """,
+    )
+    conn.execute(
+        "CREATE TRIGGER jobs_state_events AFTER UPDATE OF state ON jobs WHEN old.state IS NOT new.state "
+        "BEGIN INSERT INTO job_events (BatchID, JobIndex, state, time, ClusterID, hostname) "
+        f"VALUES (new.BatchID, new.JobIndex, new.state, {_EVENT_TIME}, new.ClusterID, new.hostname); END"
+    )
+    # an index from before keeps what it knows: when each job was last submitted, and its state since
+    conn.execute(
+        "INSERT INTO job_events (BatchID, JobIndex, state, time, ClusterID, hostname) "
+        "SELECT BatchID, JobIndex, 'submit', submit_time, ClusterID, NULL FROM jobs "
+        "WHERE typeof(submit_time) IN ('real', 'integer') ORDER BY BatchID, JobIndex"
+    )
+    conn.execute(
+        "INSERT INTO job_events (BatchID, JobIndex, state, time, ClusterID, hostname) "
+        "SELECT BatchID, JobIndex, state, updated, ClusterID, hostname FROM jobs "
+        "WHERE state NOT IN ('init', 'submit') AND typeof(submit_time) IN ('real', 'integer') "
+        "AND typeof(updated) IN ('real', 'integer') ORDER BY BatchID, JobIndex"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

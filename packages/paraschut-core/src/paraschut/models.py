@@ -148,6 +148,8 @@ class JobStatus:
     reason: str | None = None
     host: str | None = None
     #: Anything else the scheduler said (used/requested resources, times): JSON-serialisable.
+    #: ``started`` and ``ended``, when given as epoch seconds (floats), are when the job really
+    #: started and ended: the core records them in the job's state history (the timeline).
     info: Mapping[str, Any] = field(factory=dict, converter=_frozen_mapping)
 
     @property

@@ -72,14 +72,37 @@ def _resolve_jobs(session: Session, result: Refresh, finished: list[tuple[Key, J
     if not finished:
         return
     rows = []
+    times = {key: reported_times(status) for key, status in finished}
     for key, status in finished:
         patch: dict[str, Any] = {"qstat": dict(status.info)} if status.info else {}
         if status.state == FAILED:
             patch["error"] = status.reason or f"exit code {status.exit_code}"
         rows.append((key, status.cluster_id, status.state, status.exit_code, json.dumps(patch)))
-    for (key, state), old in session.index.resolve(rows).items():
+    for (key, state), old in session.index.resolve(rows, times).items():
         result.resolved[key] = state
         session.manager.state_changed(key[0], key[1], old, state)
+
+
+def reported_times(status: JobStatus) -> tuple[float | None, float | None]:
+    """The (start, end) epoch times a scheduler reported in ``info['started']``/``info['ended']``."""
+
+    def number(value: Any) -> float | None:
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    return number(status.info.get("started")), number(status.info.get("ended"))
+
+
+def _record_running(session: Session, targets: Sequence[Target], statuses: Mapping[str, JobStatus]) -> None:
+    """A fresh poll's running jobs get a 'run' event (the job may never set its state itself)."""
+    now = time.time()
+    seen = []
+    for key, spawn, cid, _ in targets:
+        status = statuses.get(cid)
+        if spawn is None and status is not None and status.state == RUN:
+            started = reported_times(status)[0]
+            seen.append((key, cid, started if started is not None and started <= now else now))
+    if seen:
+        session.index.record_running(seen)
 
 
 def _apply(
@@ -209,6 +232,8 @@ def refresh(
             log.warning("could not poll executor %r: %s", name, exc)
             continue
         result.on_queue[name] = sum(1 for s in statuses.values() if s.on_queue)
+        if fresh:
+            _record_running(session, targets, statuses)
         finished: list[tuple[Key, JobStatus]] = []
         for key, spawn, cid, _ in targets:
             status = statuses.get(cid)

@@ -59,7 +59,7 @@ def current_job_key(batch_id: Any = None, job_index: Any = None) -> tuple[int, i
 
 def _own_spawn(key: tuple[int, int]) -> tuple[int, int] | None:
     """(SpawnID, count) when this process is a spawn of the job ``key``."""
-    if ENV_SPAWN_ID not in os.environ or current_job_key() != key:
+    if not os.environ.get(ENV_SPAWN_ID) or current_job_key() != key:  # empty: not a spawn
         return None
     return int(os.environ[ENV_SPAWN_ID]), int(os.environ.get(ENV_SPAWN_COUNT, "0"))
 

@@ -63,8 +63,10 @@ def job_env(
     env["PARASCHUT_JOB_DIR"] = session.settings.job_dir
     env["PARASCHUT_EXECUTOR"] = executor.name
     env["PARASCHUT_PYTHON"] = sys.executable
-    if spawn is not None:
-        env[ENV_SPAWN_ID], env[ENV_SPAWN_COUNT] = str(spawn[0]), str(spawn[1])
+    # set empty for a job that is not a spawn: executors that hand a job its submitter's whole
+    # environment (sbatch --export=ALL, qsub -V) would otherwise give a job submitted from inside
+    # a spawn (spawn_complete(Submit=True)) that spawn's identity
+    env[ENV_SPAWN_ID], env[ENV_SPAWN_COUNT] = ("", "") if spawn is None else (str(spawn[0]), str(spawn[1]))
     return env
 
 
