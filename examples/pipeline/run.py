@@ -45,7 +45,7 @@ def make_batch() -> int:
     jobs = []
     for i in range(COLLECT + 1):
         job = psu.get_job_template()
-        job.update(BatchID=batch_id, JobIndex=i, resources={})
+        job.update(BatchID=batch_id, JobIndex=i)  # the template's resources run on every executor
         if i < N_MAP:
             chunk = os.path.join(data_dir, f"chunk_{i}.txt")
             with open(chunk, "w", encoding="utf-8") as fh:
