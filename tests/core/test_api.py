@@ -342,6 +342,32 @@ def test_print_log_errors(env) -> None:
         psu.print_log(1, 0, "stdin")
 
 
+def test_print_log_asks_the_executor_where_a_log_went(env, tmp_path: Path) -> None:
+    # a scheduler that names its own files (SGE with a folder as -o): log discovery finds them
+    elsewhere = tmp_path / "scheduler-chose-this.out"
+    asked: list[tuple[str, str]] = []
+
+    class Discovery:
+        @psu.hookimpl
+        def paraschut_log_paths(self, executor, job, cluster_id):
+            if executor.name != "fake":
+                return None
+            asked.append((job.stdout, cluster_id))
+            return psu.LogPaths(str(elsewhere), None)
+
+    env.manager.pm.register(Discovery(), name="discovery")
+    psu.add_batch_to_queue(1, [job(0)])
+    psu.submit_jobs(Executor="fake")
+    (row,) = get_session().index.query("SELECT stdout, stderr, ClusterID FROM log_history WHERE BatchID=1")
+    os.unlink(row["stdout"])
+    os.unlink(row["stderr"])
+    elsewhere.write_text("found it\n")
+    assert psu.print_log(1, 0, Verbose=False) == "found it"
+    assert asked == [(row["stdout"], row["ClusterID"])]
+    with pytest.raises(psu.ParaschutError, match="does not exist"):
+        psu.print_log(1, 0, "stderr")  # the plugin does not know: the recorded path is named
+
+
 # -- submitting one job / one batch ------------------------------------------------------------------
 def test_submit_one_job_ignores_priority_but_not_state(env) -> None:
     psu.add_batch_to_queue(1, [job(0, priority=5), job(1, priority=1), job(2, state="complete")])

@@ -113,3 +113,29 @@ def test_an_index_from_before_keeps_what_it_knew(tmp_path: Path) -> None:
         assert index.job_events(1)[-1]["state"] == "run"  # the trigger is in place too
     finally:
         index.close()
+
+
+def test_observers_hear_what_this_process_changed_as_job_events_record_it(env) -> None:
+    heard: list[tuple[int, str | None, str]] = []
+
+    class Observer:
+        @psu.hookimpl
+        def paraschut_job_state_changed(self, batch_id, job_index, old, new):
+            heard.append((job_index, old, new))
+
+    env.manager.pm.register(Observer(), name="observer")
+    psu.add_batch_to_queue(1, [job(0), job(1), job(2)])
+    assert heard == [(0, None, "init"), (1, None, "init"), (2, None, "init")]
+    heard.clear()
+    psu.submit_jobs(Executor="fake")
+    cid = psu.get_job_info(1, 0)["ClusterID"]
+    env.fake.finish(cid)
+    psu.get_queue(Verbose=False)
+    psu.qdel_job(1, 1)
+    psu.set_job_field(1, 2, Field="state", Value="init", Unless={})
+    expected = [(0, "init", "submit"), (1, "init", "submit"), (2, "init", "submit"),
+                (0, "submit", "complete"), (1, "submit", "init"), (2, "submit", "init")]
+    assert sorted(heard) == sorted(expected)
+    # every change the observer heard is in the index's own history, in the same order per job
+    for index in (0, 1, 2):
+        assert [new for j, _, new in heard if j == index] == [s for _, s, _ in _events(index=index)]

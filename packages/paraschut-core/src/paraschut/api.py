@@ -13,7 +13,7 @@ from typing import Any
 
 from attrs import frozen
 
-from . import dashboard, submission
+from . import dashboard, models, submission
 from .bulk import paused_gc
 from .errors import InvalidJobError, JobNotFoundError, ParaschutError
 from .filters import compile_filter
@@ -130,6 +130,8 @@ def print_log(
         raise ParaschutError(f"job {BatchID}/{JobIndex} has {len(history)} recorded runs; no LogIdx {LogIdx}") from None
     path = entry[LogKey]
     if not path or not os.path.exists(path):
+        path = _discovered_log(session, entry, LogKey) or path
+    if not path or not os.path.exists(path):
         raise ParaschutError(f"the {LogKey} of job {BatchID}/{JobIndex} ({path}) does not exist (yet)")
     with open(path, encoding="utf-8", errors="replace") as fh:
         lines = fh.read().splitlines()
@@ -142,6 +144,24 @@ def print_log(
     if Verbose:
         print(text)
     return text
+
+
+def _discovered_log(session: Session, entry: Mapping[str, Any], key: str) -> str | None:
+    """Ask the job's executor where a log it did not write at the recorded path went (log discovery)."""
+    if not entry["executor"] or not entry["ClusterID"]:
+        return None
+    try:
+        executor = session.executor(entry["executor"])
+        job = session.index.get_job(entry["BatchID"], entry["JobIndex"])
+    except ParaschutError:
+        return None
+    spec = models.JobSpec(
+        batch_id=entry["BatchID"], job_index=entry["JobIndex"], name=str(job.get("name") or ""),
+        script=str(job.get("script") or ""), workdir=os.path.dirname(entry["stdout"] or "") or ".",
+        stdout=entry["stdout"] or "", stderr=entry["stderr"] or "", spawn_id=entry["SpawnID"],
+    )
+    paths = session.manager.log_paths(executor, spec, str(entry["ClusterID"]))
+    return None if paths is None else getattr(paths, key)
 
 
 # -- submission --------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ hookimpl = pluggy.HookimplMarker("paraschut")
 def paraschut_register_executors() -> Sequence[ExecutorInfo]:
     """Declare the executors this plugin provides.
 
-    Called once when the plugin manager is built; every plugin answers.
+    Called once per process, the first time an executor is looked up; every plugin answers.
 
     :returns: the plugin's executors (an empty sequence when it provides none).
     """
@@ -92,8 +92,9 @@ def paraschut_cancel(executor: Executor, cluster_ids: Sequence[str]) -> Sequence
 def paraschut_log_paths(executor: Executor, job: JobSpec, cluster_id: str) -> LogPaths | None:
     """Find where a submitted job's stdout and stderr are written (log discovery).
 
-    Asked when a submission did not report its log paths, and by ``print_log`` when the recorded
-    files do not exist.
+    Asked by ``print_log`` when the file recorded at submission (the ``Submission``'s paths, else
+    the ``JobSpec``'s) does not exist: a scheduler that chose its own names says where they are.
+    ``job`` is rebuilt from the index (ids, name, script, the recorded stdout/stderr and spawn).
 
     Stops at first non-None result.
 
@@ -148,6 +149,13 @@ def paraschut_check_scheduler(executor: Executor) -> str | None:
 @hookspec
 def paraschut_job_state_changed(batch_id: int, job_index: int, old: str | None, new: str) -> None:
     """Observe a job's state change that this process made (audit, notifications).
+
+    Called after the change is committed, for: a job added (``old`` None), claimed for
+    submission (init -> submit), returned to init (a refused submission, a dead submitter's
+    claim, qdel, set_batch_field/set_job_field), seen running or finished by a poll, set by the
+    job itself (update_job, set_complete), spawning and its last spawn completing. Removals are
+    not state changes. Changes other processes make are theirs to report; the index's
+    ``job_events`` table holds every change whoever made it.
 
     Every plugin is called; exceptions are reported and ignored.
 

@@ -130,9 +130,13 @@ class ExecutorManager:
             return None
         return self.pm.hook.paraschut_current_job_id(executor=executor, environ=dict(environ))  # type: ignore[no-any-return]
 
+    def observed(self) -> bool:
+        """True when some plugin observes state changes (callers skip building calls otherwise)."""
+        return bool(self.pm.hook.paraschut_job_state_changed.get_hookimpls())
+
     def state_changed(self, batch_id: int, job_index: int, old: str | None, new: str) -> None:
         """Tell observers about a state change; their errors are logged, never raised."""
-        if not self.pm.hook.paraschut_job_state_changed.get_hookimpls():
+        if not self.observed():
             return  # nobody listens: skip the call (submit_jobs makes one per job)
         try:
             self.pm.hook.paraschut_job_state_changed(

@@ -107,6 +107,9 @@ def _insert(session: Session, batch_id: int, jobs: list[dict[str, Any]], next_in
     name = jobs[0].get("name")
     batch = {"BatchID": batch_id, "name": json.dumps(name), "job_dir": directory}
     session.index.add_jobs(batch, jobs, next_index=next_index)
+    if session.manager.observed():
+        for job in jobs:
+            session.manager.state_changed(batch_id, job["JobIndex"], None, job["state"])
     make_private_dirs(directory)
     return len(jobs)
 

@@ -29,6 +29,7 @@ def start_spawn(session: Session, key: Key, count: int, executor: Executor) -> N
         raise InvalidJobError(f"the number of spawns must be a whole number >= 1, not {count!r}", "N")
     now = time.time()
     with session.index.write() as conn:
+        row = conn.execute("SELECT state FROM jobs WHERE BatchID=? AND JobIndex=?", key).fetchone()
         conn.execute("DELETE FROM spawns WHERE BatchID=? AND JobIndex=?", key)
         conn.executemany(
             "INSERT INTO spawns (BatchID, JobIndex, SpawnID, count, state, executor, updated) "
@@ -39,6 +40,8 @@ def start_spawn(session: Session, key: Key, count: int, executor: Executor) -> N
             "UPDATE jobs SET state=?, updated=?, version=version+1 WHERE BatchID=? AND JobIndex=?",
             (SPAWN, now, *key),
         )
+    if row is not None and row[0] != SPAWN:
+        session.manager.state_changed(key[0], key[1], row[0], SPAWN)
 
 
 def submit_spawns(session: Session, job: Mapping[str, Any], spawn_ids: list[int], executor: Executor) -> list[int]:

@@ -129,20 +129,22 @@ def _claim_alive(token: str) -> bool:
         return False
 
 
-def _release_dead_claims(conn: Any) -> None:
-    """Jobs claimed by a submitter on this host that died before submitting them return to init."""
+def _release_dead_claims(conn: Any) -> list[tuple[int, int]]:
+    """Jobs claimed by a submitter on this host that died before submitting them return to init;
+    returns their (BatchID, JobIndex)."""
     rows = conn.execute(
-        f"SELECT id, submitter FROM jobs INDEXED BY jobs_pending_claims "
+        f"SELECT id, submitter, BatchID, JobIndex FROM jobs INDEXED BY jobs_pending_claims "
         f"WHERE submitter IS NOT NULL AND state='{SUBMIT}' AND ClusterID IS NULL"
     ).fetchall()
-    dead = [r[0] for r in rows if not _claim_alive(r[1])]
+    dead = [r for r in rows if not _claim_alive(r[1])]
     for start in range(0, len(dead), 500):
-        chunk = dead[start : start + 500]
+        chunk = [r[0] for r in dead[start : start + 500]]
         conn.execute(
             f"UPDATE jobs SET state='{INIT}', submitter=NULL, updated=?, version=version+1 "
             f"WHERE id IN ({', '.join('?' * len(chunk))})",
             (time.time(), *chunk),
         )
+    return [(r[2], r[3]) for r in dead]
 
 
 def _active_count(conn: Any) -> int:
@@ -182,7 +184,7 @@ def claim_eligible(
     index = session.index
     token = submitter_token()
     with index.write() as conn:
-        _release_dead_claims(conn)
+        released = _release_dead_claims(conn)
         rows = _eligible_rows(conn, where, scope, jobs_sql)
         active = _active_count(conn) if max_jobs is not None else 0
         picked = scheduling.throttle([tuple(r) for r in rows], active, max_jobs)  # type: ignore[misc]
@@ -197,6 +199,8 @@ def claim_eligible(
                 f"RETURNING {JOB_COLUMNS}",
                 (token, executor.name, now, *chunk),
             ).fetchall()
+    for batch_id, job_index in released:
+        session.manager.state_changed(batch_id, job_index, SUBMIT, INIT)
     jobs = [row_to_job(r) for r in claimed]
     jobs.sort(key=lambda j: (-j["priority"], j["BatchID"], j["JobIndex"]))
     return jobs
@@ -236,13 +240,18 @@ def _record(session: Session, done: list[tuple[JobSpec, Any]], executor: Executo
 def _release(session: Session, jobs: Sequence[Mapping[str, Any]], error: str) -> None:
     """Return claimed-but-unsubmitted jobs to init, keeping the reason."""
     patch = json.dumps({"submit_error": error})
+    released = []
     with session.index.write() as conn:
         for job in jobs:
-            conn.execute(
+            cur = conn.execute(
                 f"UPDATE jobs SET state='{INIT}', submitter=NULL, updated=?, version=version+1, "
                 "metadata=json_patch(metadata, ?) WHERE BatchID=? AND JobIndex=? AND state=? AND ClusterID IS NULL",
                 (time.time(), patch, job["BatchID"], job["JobIndex"], SUBMIT),
             )
+            if cur.rowcount:
+                released.append((job["BatchID"], job["JobIndex"]))
+    for batch_id, job_index in released:
+        session.manager.state_changed(batch_id, job_index, SUBMIT, INIT)
 
 
 def _array_groups(specs: Sequence[JobSpec], limit: int) -> list[list[int]]:
