@@ -41,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from paraschut.commands import TRANSIENT_PATTERNS, resolve, run
-from paraschut.errors import InvalidJobError, SchedulerCommandError
+from paraschut.errors import InvalidJobError, ParaschutError, SchedulerCommandError
 from paraschut.models import Executor, JobSpec
 
 from .parse import QueuedJob, last_record, parse_qacct, parse_qdel, parse_qstat_j, parse_qstat_xml, parse_qsub
@@ -310,7 +310,10 @@ def submit(executor: Executor, job: JobSpec) -> str:
         argv, timeout=float(executor.option("timeout", 60)), retries=int(executor.option("retries", 3)),
         transient=TRANSIENT, env=command_env(executor, job.env), retry_timeouts=False,
     )
-    return parse_qsub(proc.stdout)
+    try:
+        return parse_qsub(proc.stdout)
+    except ParaschutError:  # exit 0 but no job number: the job may be queued (the error is uncertain)
+        raise SchedulerCommandError(argv, proc.returncode, proc.stdout + proc.stderr) from None
 
 
 def queued_jobs(executor: Executor) -> list[QueuedJob]:
