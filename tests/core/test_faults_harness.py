@@ -127,3 +127,22 @@ def test_a_missing_real_command_or_unknown_name_is_refused(tmp_path: Path, real_
     with pytest.raises(ValueError):
         faults.truncated(1.5)
     assert shims.env({"PATH": "/bin"})["PATH"] == f"{shims.bin_dir}{':'}/bin"
+
+
+def test_run_never_repeats_a_submission_whose_answer_was_lost(shims: FaultyCommands, real_dir: Path) -> None:
+    lost = faults.real_then_fail(1, "sbatch: error: Socket timed out on send/recv operation\n")
+    shims.on("submit", lost, lost)
+    with pytest.raises(SchedulerCommandError) as caught:
+        run([f"{shims.bin_dir}/submit", "once"], retries=3, backoff=0.01, retry_timeouts=False)
+    assert caught.value.uncertain and not caught.value.timed_out
+    assert ledger(real_dir) == ["once"] and shims.count("submit") == 1
+    assert run([f"{shims.bin_dir}/submit", "x"], retries=3, backoff=0.01).returncode == 0  # safe commands retry
+    assert shims.count("submit") == 3
+
+
+def test_run_reads_output_that_is_not_utf8(shims: FaultyCommands) -> None:
+    shims.on("stat", faults.garbage(), faults.fail(2, "no such queue\n"))
+    assert "this is not what you asked for" in run([f"{shims.bin_dir}/stat"]).stdout
+    with pytest.raises(SchedulerCommandError) as caught:
+        run([f"{shims.bin_dir}/stat"])
+    assert not caught.value.uncertain and caught.value.returncode == 2
