@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from .errors import SchedulerCommandError, SchedulerNotFoundError
 
-__all__ = ["TRANSIENT_PATTERNS", "resolve", "run"]
+__all__ = ["AMBIGUOUS_PATTERNS", "TRANSIENT_PATTERNS", "resolve", "run"]
 
 #: stderr fragments that mean "try again later" on the schedulers we know.
 TRANSIENT_PATTERNS: tuple[str, ...] = (
@@ -31,6 +31,17 @@ TRANSIENT_PATTERNS: tuple[str, ...] = (
     "problem loading jobs",
 )
 
+#: stderr fragments of failures after which the server may have acted all the same (the request
+#: went out, the answer was lost): Slurm's "Socket timed out on send/recv operation", SGE's
+#: "failed receiving gdi request response ... (got syncron message receive timeout error)".
+AMBIGUOUS_PATTERNS: tuple[str, ...] = (
+    "timed out",
+    "timeout",
+    "failed receiving gdi request",
+    "cannot read reply",
+    "end of file",
+)
+
 
 def resolve(command: str, bin_dir: str | None = None, executor: str | None = None) -> str:
     """Return the absolute path of ``command``: in ``bin_dir`` when it is set, else on PATH.
@@ -49,6 +60,11 @@ def resolve(command: str, bin_dir: str | None = None, executor: str | None = Non
     if found is None:
         raise SchedulerNotFoundError(command, executor)
     return found
+
+
+def _is_ambiguous(stderr: str) -> bool:
+    text = stderr.lower()
+    return any(pattern in text for pattern in AMBIGUOUS_PATTERNS)
 
 
 def _is_transient(returncode: int | None, stderr: str, transient: Sequence[str]) -> bool:
@@ -74,8 +90,10 @@ def run(
 
     A run that times out, or fails with stderr matching one of ``transient``, is retried up to
     ``retries`` more times with exponential backoff. Anything else fails at once. Pass
-    ``retry_timeouts=False`` for commands that are not safe to repeat (a ``qsub`` that timed out
-    may have submitted the job).
+    ``retry_timeouts=False`` for commands that are not safe to repeat: a run that timed out, or
+    failed with a message saying its answer was lost (:data:`AMBIGUOUS_PATTERNS`), is then raised
+    at once with ``uncertain`` set (a ``qsub`` that timed out may have submitted the job). Output
+    that is not UTF-8 is decoded with replacement characters, never an exception.
 
     :raises SchedulerNotFoundError: ``argv[0]`` does not exist.
     :raises SchedulerCommandError: the command failed (carries argv, exit code and stderr).
@@ -88,6 +106,7 @@ def run(
                 argv,
                 capture_output=True,
                 text=True,
+                errors="replace",
                 timeout=timeout,
                 env=None if env is None else dict(env),
                 input=input,
@@ -104,11 +123,11 @@ def run(
             if proc.returncode in ok_codes:
                 return proc
             stderr = proc.stderr or proc.stdout
-            error = SchedulerCommandError(argv, proc.returncode, stderr)
+            error = SchedulerCommandError(argv, proc.returncode, stderr, uncertain=_is_ambiguous(stderr))
             returncode = proc.returncode
         if attempt >= retries or not _is_transient(returncode, stderr, transient):
             raise error
-        if returncode is None and not retry_timeouts:
+        if error.uncertain and not retry_timeouts:
             raise error
         time.sleep(backoff * (2**attempt))
         attempt += 1

@@ -15,6 +15,7 @@ __all__ = [
     "PluginLoadError",
     "SchedulerCommandError",
     "SchedulerNotFoundError",
+    "UncertainSubmissionError",
     "UnknownExecutorError",
 ]
 
@@ -107,15 +108,22 @@ MAX_DETAIL = 600
 
 
 class SchedulerCommandError(ParaschutError):
-    """A scheduler command failed; carries its argv, exit code and stderr."""
+    """A scheduler command failed; carries its argv, exit code and stderr.
+
+    ``uncertain`` is True when the command may have done its work all the same: it timed out, it
+    exited 0 but printed nothing readable, or its message says the answer was lost (a socket
+    timeout). A submission that failed so may have queued the job.
+    """
 
     def __init__(
-        self, argv: Sequence[str], returncode: int | None, stderr: str, *, timed_out: bool = False
+        self, argv: Sequence[str], returncode: int | None, stderr: str, *, timed_out: bool = False,
+        uncertain: bool = False,
     ) -> None:
         self.argv = list(argv)
         self.returncode = returncode
         self.stderr = stderr
         self.timed_out = timed_out
+        self.uncertain = uncertain or timed_out or returncode == 0
         what = "timed out" if timed_out else f"exited with {returncode}"
         # every line: the reason is often first ('unknown resource "pmem"') and a generic line
         # last ('Exiting.', 'Try "sbatch --help"'); capped so a flood stays one readable line
@@ -124,3 +132,23 @@ class SchedulerCommandError(ParaschutError):
         if len(detail) > MAX_DETAIL:
             detail = detail[: MAX_DETAIL - 1] + "…"
         super().__init__(f"scheduler command {' '.join(self.argv)!r} {what}: {detail}")
+
+
+class UncertainSubmissionError(SchedulerCommandError):
+    """A submission command failed in a way that may have queued the jobs anyway (see ``uncertain``).
+
+    The jobs (``jobs``: (BatchID, JobIndex) pairs) stay in ``submit`` without a cluster id and are not
+    submitted again: a job that starts marks itself ``run`` with its id (``get_job_info(SetID=True)``);
+    one the scheduler does not have goes back to init only when a person resets it.
+    """
+
+    def __init__(self, cause: SchedulerCommandError, jobs: Sequence[tuple[int, int]]) -> None:
+        super().__init__(cause.argv, cause.returncode, cause.stderr, timed_out=cause.timed_out, uncertain=True)
+        self.jobs = list(jobs)
+        shown = ", ".join(f"{b}/{j}" for b, j in self.jobs[:5]) + (", ..." if len(self.jobs) > 5 else "")
+        self.args = (
+            f"{cause}; the scheduler may have queued {len(self.jobs)} job(s) ({shown}) anyway: they stay in "
+            f"'submit' without a cluster id and will not be submitted again (a job that starts and calls "
+            f"get_job_info(SetID=True) records its id); if the scheduler does not have them, reset them "
+            f"to init ('paraschut reset BATCH JOB...')",
+        )

@@ -17,7 +17,13 @@ import psutil
 
 from . import scheduling
 from .db import JOB_COLUMNS, read_only_authorizer, row_to_job
-from .errors import InvalidFilterError, InvalidJobError, ParaschutError
+from .errors import (
+    InvalidFilterError,
+    InvalidJobError,
+    ParaschutError,
+    SchedulerCommandError,
+    UncertainSubmissionError,
+)
 from .files import create_private_files
 from .jobinfo import JobInfo
 from .models import ACTIVE_STATES, INIT, SPAWN, SUBMIT, Executor, JobSpec
@@ -254,6 +260,19 @@ def _release(session: Session, jobs: Sequence[Mapping[str, Any]], error: str) ->
         session.manager.state_changed(batch_id, job_index, SUBMIT, INIT)
 
 
+def _hold_uncertain(session: Session, jobs: Sequence[Mapping[str, Any]], error: str) -> None:
+    """Keep jobs the scheduler may have queued in submit, without a cluster id or a claim (so no
+    submitter, dead or alive, returns them to init), with the reason in ``submit_error``."""
+    patch = json.dumps({"submit_error": error})
+    with session.index.write() as conn:
+        for job in jobs:
+            conn.execute(
+                "UPDATE jobs SET submitter=NULL, submit_time=?, updated=?, version=version+1, "
+                "metadata=json_patch(metadata, ?) WHERE BatchID=? AND JobIndex=? AND state=? AND ClusterID IS NULL",
+                (time.time(), time.time(), patch, job["BatchID"], job["JobIndex"], SUBMIT),
+            )
+
+
 def _array_groups(specs: Sequence[JobSpec], limit: int) -> list[list[int]]:
     """Positions of specs that can go in one array submission: same script, queue, resources and
     working directory, at most ``limit`` per group, in order of first appearance."""
@@ -304,7 +323,17 @@ def submit_claimed(session: Session, jobs: Sequence[Mapping[str, Any]], executor
     for number, group in enumerate(groups):
         try:
             subs = _submit_group(session, executor, [specs[i] for i in group], arrays)
-        except BaseException as exc:  # a scheduler error, or Ctrl-C: the rest goes back to init
+        except SchedulerCommandError as exc:
+            if not exc.uncertain:  # refused: this group and the rest go back to init
+                _release(session, [jobs[i] for g in groups[number:] for i in g], str(exc))
+                raise
+            # the scheduler may have queued this group: never submit it again (decision 25)
+            _release(session, [jobs[i] for g in groups[number + 1:] for i in g], str(exc))
+            held = [jobs[i] for i in group]
+            error = UncertainSubmissionError(exc, [(j["BatchID"], j["JobIndex"]) for j in held])
+            _hold_uncertain(session, held, str(error))
+            raise error from exc
+        except BaseException as exc:  # any other error, or Ctrl-C: the rest goes back to init
             _release(session, [jobs[i] for g in groups[number:] for i in g], str(exc) or type(exc).__name__)
             raise
         # recorded at once: a submitter killed now leaves at most this group unrecorded

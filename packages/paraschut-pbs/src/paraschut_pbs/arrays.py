@@ -112,7 +112,7 @@ def submit_array(opts: commands.Options, jobs: Sequence[JobSpec]) -> list[str]:
     try:
         proc = commands.run_tool(opts, argv, env=dict(os.environ), retry_timeouts=False)
     except SchedulerCommandError as exc:
-        if not exc.timed_out:  # refused: nothing will ever read them
+        if not exc.uncertain:  # refused: nothing will ever read them
             for path in [manifest, script, *logs]:
                 os.unlink(path)
         raise

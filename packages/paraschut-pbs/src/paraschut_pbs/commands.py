@@ -375,7 +375,10 @@ def cancel(opts: Options, cluster_ids: Sequence[str]) -> list[str]:
         if exc.timed_out or any(pattern in text for pattern in TRANSIENT_PATTERNS):
             raise
         if text.strip():  # Torque and PBS Pro name each id they refused
-            return [cid for cid in ids if not _named(cid, text)]
+            refused = [cid for cid in ids if _named(cid, text)]
+            if not refused:  # an error about none of them: nothing is known to be cancelled
+                raise
+            return [cid for cid in ids if cid not in refused]
         # Slurm: some job ended between qstat and qdel; which one is unknowable (it is off the queue).
         return [] if exc.returncode == len(ids) else ids
     return ids

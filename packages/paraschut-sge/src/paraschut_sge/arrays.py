@@ -62,7 +62,7 @@ def submit_array(executor: Executor, jobs: Sequence[JobSpec]) -> list[str]:
         proc = run(argv, timeout=float(executor.option("timeout", 60)), retries=int(executor.option("retries", 3)),
                    transient=commands.TRANSIENT, env=commands.command_env(executor), retry_timeouts=False)
     except SchedulerCommandError as exc:
-        if not exc.timed_out:  # refused: nothing will ever read them
+        if not exc.uncertain:  # refused: nothing will ever read them
             for path in [manifest, *logs]:
                 os.unlink(path)
         raise

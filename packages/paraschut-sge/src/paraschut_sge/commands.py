@@ -43,10 +43,19 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from paraschut.commands import TRANSIENT_PATTERNS, resolve, run
-from paraschut.errors import InvalidJobError, SchedulerCommandError
+from paraschut.errors import InvalidJobError, ParaschutError, SchedulerCommandError
 from paraschut.models import Executor, JobSpec
 
-from .parse import QueuedJob, last_record, parse_qacct, parse_qdel, parse_qstat_j, parse_qstat_xml, parse_qsub
+from .parse import (
+    QueuedJob,
+    SGEOutputError,
+    last_record,
+    parse_qacct,
+    parse_qdel,
+    parse_qstat_j,
+    parse_qstat_xml,
+    parse_qsub,
+)
 
 __all__ = [
     "CPU_KEYS",
@@ -323,7 +332,10 @@ def submit(executor: Executor, job: JobSpec) -> str:
         argv, timeout=float(executor.option("timeout", 60)), retries=int(executor.option("retries", 3)),
         transient=TRANSIENT, env=command_env(executor, job.env), retry_timeouts=False,
     )
-    return parse_qsub(proc.stdout)
+    try:
+        return parse_qsub(proc.stdout)
+    except ParaschutError:  # exit 0 but no job number: the job may be queued (the error is uncertain)
+        raise SchedulerCommandError(argv, proc.returncode, proc.stdout + proc.stderr) from None
 
 
 def queued_jobs(executor: Executor) -> list[QueuedJob]:
@@ -366,8 +378,16 @@ def accounting_many(executor: Executor, cluster_ids: Sequence[str]) -> dict[str,
 
 
 def accounting_records(executor: Executor, number: str) -> list[dict[str, str]]:
-    """Every ``qacct -j N`` record of job number ``N`` (one per run, or per array task)."""
-    return parse_qacct(_call(executor, [binary(executor, "qacct"), "-j", number], benign=r"not found").stdout)
+    """Every ``qacct -j N`` record of job number ``N`` (one per run, or per array task).
+
+    :raises SGEOutputError: a record without ``failed`` or ``exit_status`` (garbage, or cut short):
+        guessing from it would mark a job failed that may have succeeded.
+    """
+    text = _call(executor, [binary(executor, "qacct"), "-j", number], benign=r"not found").stdout
+    records = parse_qacct(text)
+    if any("failed" not in r or "exit_status" not in r for r in records):
+        raise SGEOutputError(f"qacct -j {number} (a record without failed/exit_status)", text)
+    return records
 
 
 def delete(executor: Executor, cluster_ids: Sequence[str]) -> list[str]:
