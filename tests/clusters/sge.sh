@@ -6,6 +6,9 @@
 #                                  a last line "SGE READY ...". Idempotent; ~2 s when already up.
 #   tests/clusters/sge.sh stop     stop execd (killing its jobs) and qmaster, by PID only.
 #   tests/clusters/sge.sh status   daemon PIDs and `qstat -f`.
+#   tests/clusters/sge.sh stop-execd / start-execd / restart-execd
+#                                  only sge_execd (fault tests): SIGTERM leaves its jobs running
+#                                  under their shepherds; start-execd waits until a job runs again.
 #
 # Environment: SGE_SLOTS (default nproc), SGE_TIMEOUT (60 s per wait), SGE_ALLOW_REMOVE=1 to let
 # apt remove packages that conflict with gridengine-client (slurm-wlm-torque ships /usr/bin/qsub).
@@ -282,9 +285,30 @@ status() {
 }
 
 [ "$(id -u)" = 0 ] || die "run me as root"
+stop_execd() { # execd only: qconf -ke (not -kej), so jobs and their shepherds go on; by PID if need be
+  local ep
+  if ep=$(execd_pid); then
+    q qconf -ke "$("$LIB/gethostname" -aname)" >/dev/null 2>&1 || true
+    wait_gone "$ep" 10 || terminate "$ep"
+    log "stopped execd $ep"
+  fi
+  rm -f "$RUN/execd.pid"
+  echo "SGE EXECD STOPPED"
+}
+start_execd_only() {
+  qmaster_pid >/dev/null || die "qmaster is not running: use start"
+  HOST=$("$LIB/gethostname" -name)
+  start_execd 0
+  wait_ready
+  echo "SGE EXECD READY execd_pid=$(execd_pid) ($(elapsed "$T0")s)"
+}
+
 case "${1:-start}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 {start|stop|status}" >&2; exit 2 ;;
+  stop-execd) stop_execd ;;
+  start-execd) start_execd_only ;;
+  restart-execd) stop_execd; start_execd_only ;;
+  *) echo "usage: $0 {start|stop|status|stop-execd|start-execd|restart-execd}" >&2; exit 2 ;;
 esac

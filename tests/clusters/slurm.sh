@@ -6,6 +6,9 @@
 #                                    wait until the node takes jobs; last line "SLURM READY ..."
 #   tests/clusters/slurm.sh stop     cancel all jobs, stop only the daemons this script started
 #   tests/clusters/slurm.sh status   daemons and sinfo
+#   tests/clusters/slurm.sh stop-node / start-node / restart-node
+#                                    only slurmd (fault tests): jobs keep running under their
+#                                    slurmstepd; start-node waits until the node takes jobs again
 #
 # Idempotent (a second start only checks, ~0.2 s). Root only. Knobs, none persisted (a start
 # without them rewrites the defaults): SLURM_NODE (hostname -s), SLURM_CPUS (nproc; more is faked),
@@ -228,9 +231,31 @@ do_status() {
   sinfo 2>/dev/null || true
 }
 
+stop_node() { # slurmd only, by its pidfile (TERM: its jobs' slurmstepd go on)
+  local p
+  if p="$(running /run/slurmd.pid slurmd)"; then stop_pid slurmd "$p"; log "stopped slurmd ($p)"; fi
+  rm -f "$RUN_DIR/slurmd.pid"
+  echo "SLURMD STOPPED"
+}
+
+start_node() {
+  local end; STARTED=""; CHANGED=0
+  running /run/slurmctld.pid slurmctld >/dev/null || die "slurmctld is not running: use start"
+  start_daemon slurmd /run/slurmd.pid /usr/sbin/slurmd -N "$NODE"
+  end=$(( $(date +%s) + READY_TIMEOUT ))
+  until node_ready; do
+    [ "$(date +%s)" -lt "$end" ] || die "node $NODE not usable after ${READY_TIMEOUT}s (state $(node_field State))"
+    sleep 0.2
+  done
+  echo "SLURMD READY node=$NODE state=$(node_field State)"
+}
+
 case "${1:-start}" in
   start) do_start ;;
   stop) do_stop ;;
   status) do_status ;;
-  *) echo "usage: $0 [start|stop|status]" >&2; exit 2 ;;
+  stop-node) stop_node ;;
+  start-node) start_node ;;
+  restart-node) stop_node; start_node ;;
+  *) echo "usage: $0 [start|stop|status|stop-node|start-node|restart-node]" >&2; exit 2 ;;
 esac

@@ -75,6 +75,30 @@ def paraschut_status(executor: Executor, cluster_ids: Sequence[str]) -> Mapping[
 
 
 @hookspec(firstresult=True)
+def paraschut_find_submitted(
+    executor: Executor, jobs: Sequence[JobSpec], since: float
+) -> Mapping[str, str] | None:
+    """Find which of these submissions the scheduler has, by their stdout path (unique to a job's run).
+
+    Asked after a submitter died between handing jobs to the scheduler and recording its answer
+    (a killed ``submit_jobs``): a job found is recorded with its id, a job not found is submitted
+    again. So answer only from what the scheduler knows (queued, running, or finished jobs it
+    still remembers), and answer ``None`` rather than guess. Optional: without it, such jobs are
+    marked failed for the user to check.
+
+    Stops at first non-None result.
+
+    :param executor: the executor the jobs were being submitted to.
+    :param jobs: the submissions in doubt, each with the ``stdout`` it was submitted with.
+    :param since: when (epoch seconds) they were about to be submitted: a record of the same name
+        older than that is an earlier run's.
+    :returns: ``{JobSpec.key: cluster id}`` for the jobs the scheduler has (an empty mapping when it
+        has none of them); ``None`` when ``executor`` is not this plugin's or it cannot tell.
+    :raises SchedulerCommandError: the scheduler could not be queried.
+    """
+
+
+@hookspec(firstresult=True)
 def paraschut_cancel(executor: Executor, cluster_ids: Sequence[str]) -> Sequence[str] | None:
     """Cancel jobs (qdel), ending the whole process tree of a running job.
 

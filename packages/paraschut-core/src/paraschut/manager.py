@@ -94,6 +94,22 @@ class ExecutorManager:
             return []
         return list(self._call("paraschut_cancel", executor, cluster_ids=list(cluster_ids)))
 
+    def find_submitted(
+        self, executor: Executor, jobs: Sequence[JobSpec], since: float = 0.0
+    ) -> dict[str, str] | None:
+        """{JobSpec.key: cluster id} of the given submissions the scheduler has; None when the plugin
+        cannot tell (it does not implement ``paraschut_find_submitted``)."""
+        self.check(executor)
+        try:
+            answer = self.pm.hook.paraschut_find_submitted(executor=executor, jobs=list(jobs), since=since)
+        except ParaschutError:
+            raise
+        except Exception as exc:
+            raise ParaschutError(
+                f"executor {executor.name!r} failed in paraschut_find_submitted: {type(exc).__name__}: {exc}"
+            ) from exc
+        return None if answer is None else {str(k): str(v) for k, v in answer.items()}
+
     def log_paths(self, executor: Executor, job: JobSpec, cluster_id: str) -> LogPaths | None:
         """Ask the plugin where a job's logs are; None when it cannot tell."""
         self.check(executor)

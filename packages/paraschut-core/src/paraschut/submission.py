@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import sqlite3
@@ -26,10 +27,15 @@ from .errors import (
 )
 from .files import create_private_files
 from .jobinfo import JobInfo
-from .models import ACTIVE_STATES, INIT, SPAWN, SUBMIT, Executor, JobSpec
+from .models import ACTIVE_STATES, FAILED, INIT, SPAWN, SUBMIT, Executor, JobSpec
 from .session import Session
 
-__all__ = ["build_spec", "claim_eligible", "job_env", "reporting_progress", "submit_claimed", "submitter_token"]
+__all__ = [
+    "build_spec", "claim_eligible", "job_env", "reconcile", "reporting_progress", "submit_claimed",
+    "submitter_token",
+]
+
+log = logging.getLogger(__name__)
 
 #: called with (jobs submitted so far, jobs to submit) by submit_claimed, when set
 _progress: ContextVar[Callable[[int, int], None] | None] = ContextVar("paraschut_submit_progress", default=None)
@@ -135,22 +141,143 @@ def _claim_alive(token: str) -> bool:
         return False
 
 
-def _release_dead_claims(conn: Any) -> list[tuple[int, int]]:
-    """Jobs claimed by a submitter on this host that died before submitting them return to init;
-    returns their (BatchID, JobIndex)."""
+def _release_dead_claims(
+    conn: Any, token: str, grace: Any
+) -> tuple[list[tuple[Any, ...]], list[tuple[int, int]]]:
+    """Jobs claimed by a submitter on this host that died before submitting them return to init.
+
+    A job it was handing to the scheduler when it died (an intent without a cluster id in
+    log_history) may be on the scheduler nonetheless: once its intent is older than ``grace(executor)``
+    (an orphaned qsub may still be talking to the scheduler until then), this process takes the claim
+    over and returns (job id, BatchID, JobIndex, executor, run, stdout, stderr, intent time, dead
+    token) for :func:`reconcile`; younger ones are left alone. Also returns the (BatchID, JobIndex)
+    of the jobs returned to init.
+    """
     rows = conn.execute(
-        f"SELECT id, submitter, BatchID, JobIndex FROM jobs INDEXED BY jobs_pending_claims "
+        f"SELECT id, submitter, BatchID, JobIndex, executor FROM jobs INDEXED BY jobs_pending_claims "
         f"WHERE submitter IS NOT NULL AND state='{SUBMIT}' AND ClusterID IS NULL"
     ).fetchall()
     dead = [r for r in rows if not _claim_alive(r[1])]
-    for start in range(0, len(dead), 500):
-        chunk = [r[0] for r in dead[start : start + 500]]
+    if not dead:
+        return [], []
+    now = time.time()
+    doubtful: list[tuple[Any, ...]] = []
+    waiting: set[int] = set()
+    for row in dead:
+        intent = conn.execute(
+            "SELECT run, stdout, stderr, submit_time FROM log_history WHERE BatchID=? AND JobIndex=? AND "
+            "SpawnID IS NULL AND ClusterID IS NULL ORDER BY run DESC LIMIT 1",
+            (row[2], row[3]),
+        ).fetchone()
+        if intent is None:
+            continue
+        if now - float(intent[3] or 0.0) < grace(row[4]):
+            waiting.add(row[0])
+        else:
+            doubtful.append((row[0], row[2], row[3], row[4], *intent, row[1]))
+    release = [r[0] for r in dead if r[0] not in waiting and r[0] not in {d[0] for d in doubtful}]
+    for start in range(0, len(release), 500):
+        chunk = release[start : start + 500]
         conn.execute(
             f"UPDATE jobs SET state='{INIT}', submitter=NULL, updated=?, version=version+1 "
             f"WHERE id IN ({', '.join('?' * len(chunk))})",
-            (time.time(), *chunk),
+            (now, *chunk),
         )
-    return [(r[2], r[3]) for r in dead]
+    for row in doubtful:
+        conn.execute("UPDATE jobs SET submitter=? WHERE id=?", (token, row[0]))
+    released = set(release)
+    return doubtful, [(r[2], r[3]) for r in dead if r[0] in released]
+
+
+def reconcile(session: Session, doubtful: Sequence[tuple[Any, ...]]) -> None:
+    """Ask the scheduler about submissions whose submitter died before recording them (decision 26).
+
+    Found: recorded with the scheduler's id, as if the submitter had lived. Not found: back to init
+    (submitted again later). Found nowhere but its log exists (it ran and the scheduler forgot it),
+    or the plugin cannot tell: ``failed`` with the reason, for the user to check, never run twice.
+    The scheduler is asked outside any transaction; if it cannot answer, the claims are given back
+    to the dead submitter and the next submit_jobs tries again.
+    """
+    by_executor: dict[str, list[tuple[Any, ...]]] = {}
+    for row in doubtful:
+        by_executor.setdefault(str(row[3]), []).append(row)
+    for name, rows in by_executor.items():
+        jobs = {(j["BatchID"], j["JobIndex"]): j for j in session.index.jobs_by_keys([(r[1], r[2]) for r in rows])}
+        specs = {}
+        for row in rows:
+            job = jobs.get((row[1], row[2]), {"JobIndex": row[2]})
+            specs[row[0]] = JobSpec(
+                batch_id=row[1], job_index=row[2], name=_display_name(job), script=str(job.get("script") or ""),
+                workdir=str(job.get("workdir") or ""), stdout=str(row[5] or ""), stderr=str(row[6] or ""), run=row[4],
+            )
+        try:
+            executor = session.executor(name)
+            since = min(float(r[7] or 0.0) for r in rows)
+            found = session.manager.find_submitted(executor, list(specs.values()), since)
+        except ParaschutError as exc:
+            log.warning("cannot tell which jobs a dead submitter left on %r: %s; trying again later", name, exc)
+            with session.index.write() as conn:
+                conn.executemany("UPDATE jobs SET submitter=? WHERE id=?", [(r[8], r[0]) for r in rows])
+            continue
+        _settle(session, name, rows, specs, found)
+
+
+def _settle(
+    session: Session, name: str, rows: Sequence[tuple[Any, ...]], specs: Mapping[int, JobSpec],
+    found: Mapping[str, str] | None,
+) -> None:
+    now = time.time()
+    released = []
+    with session.index.write() as conn:
+        for row in rows:
+            job_id, batch, index, _, run, stdout, _, intended, _ = row
+            cid = None if found is None else found.get(specs[job_id].key)
+            history = "BatchID=? AND JobIndex=? AND SpawnID IS NULL AND run=? AND ClusterID IS NULL"
+            if cid:
+                conn.execute(
+                    "UPDATE jobs SET ClusterID=?, submit_time=?, submitter=NULL, updated=? WHERE id=? AND state=?",
+                    (cid, intended, now, job_id, SUBMIT),
+                )
+                conn.execute(f"UPDATE log_history SET ClusterID=? WHERE {history}", (cid, batch, index, run))
+                continue
+            if found is not None and not (stdout and os.path.exists(stdout)):
+                conn.execute(f"DELETE FROM log_history WHERE {history}", (batch, index, run))
+                conn.execute(
+                    f"UPDATE jobs SET state='{INIT}', submitter=NULL, updated=?, version=version+1 WHERE id=? "
+                    f"AND state='{SUBMIT}' AND ClusterID IS NULL",
+                    (now, job_id),
+                )
+                released.append((batch, index))
+                continue
+            why = (
+                f"its submitter died while submitting it to {name!r}, which cannot tell whether it has the job"
+                if found is None else
+                f"its submitter died while submitting it to {name!r}; the job ran (its log {stdout} exists) but "
+                f"the scheduler no longer knows it"
+            )
+            conn.execute(
+                f"UPDATE jobs SET state='{FAILED}', submitter=NULL, updated=?, version=version+1, "
+                "metadata=json_patch(metadata, ?) WHERE id=? AND state=? AND ClusterID IS NULL",
+                (now, json.dumps({"error": why + ": check it, then reset or complete it"}), job_id, SUBMIT),
+            )
+    for batch, index in released:
+        session.manager.state_changed(batch, index, SUBMIT, INIT)
+
+
+def _grace(session: Session) -> Any:
+    """How long an orphaned submit command may still be running: the executor's ``timeout``
+    option (the bound our plugins put on one scheduler call), 60 s by default."""
+    cache: dict[str, float] = {}
+
+    def grace(name: str | None) -> float:
+        if name not in cache:
+            try:
+                cache[str(name)] = float(session.executor(name).option("timeout", 60.0))
+            except (ParaschutError, TypeError, ValueError):
+                cache[str(name)] = 60.0
+        return cache[str(name)]
+
+    return grace
 
 
 def _active_count(conn: Any) -> int:
@@ -190,7 +317,7 @@ def claim_eligible(
     index = session.index
     token = submitter_token()
     with index.write() as conn:
-        released = _release_dead_claims(conn)
+        doubtful, released = _release_dead_claims(conn, token, _grace(session))
         rows = _eligible_rows(conn, where, scope, jobs_sql)
         active = _active_count(conn) if max_jobs is not None else 0
         picked = scheduling.throttle([tuple(r) for r in rows], active, max_jobs)  # type: ignore[misc]
@@ -207,6 +334,8 @@ def claim_eligible(
             ).fetchall()
     for batch_id, job_index in released:
         session.manager.state_changed(batch_id, job_index, SUBMIT, INIT)
+    if doubtful:
+        reconcile(session, doubtful)
     jobs = [row_to_job(r) for r in claimed]
     jobs.sort(key=lambda j: (-j["priority"], j["BatchID"], j["JobIndex"]))
     return jobs
@@ -226,8 +355,16 @@ def _runs(session: Session, jobs: Sequence[Mapping[str, Any]]) -> dict[tuple[int
     return runs
 
 
-def _record(session: Session, done: list[tuple[JobSpec, Any]], executor: Executor) -> None:
-    if not done:
+def _record(
+    session: Session, done: list[tuple[JobSpec, Any]], executor: Executor, intend: Sequence[JobSpec] = ()
+) -> None:
+    """Record what the scheduler answered, and the intent to submit the next group, in one transaction.
+
+    An intent is the run's log_history row without a cluster id, written before the scheduler is
+    called: a submitter killed between the scheduler's answer and this record leaves it behind, and
+    :func:`reconcile` asks the scheduler about that one run instead of submitting it again.
+    """
+    if not done and not intend:
         return
     now = time.time()
     with session.index.write() as conn:
@@ -236,25 +373,35 @@ def _record(session: Session, done: list[tuple[JobSpec, Any]], executor: Executo
             [(sub.cluster_id, now, now, spec.batch_id, spec.job_index) for spec, sub in done],
         )
         conn.executemany(
+            "UPDATE log_history SET ClusterID=?, stdout=?, stderr=?, submit_time=? WHERE BatchID=? AND "
+            "JobIndex=? AND SpawnID IS NULL AND run=? AND ClusterID IS NULL",
+            [(sub.cluster_id, sub.stdout or spec.stdout, sub.stderr or spec.stderr, now, spec.batch_id,
+              spec.job_index, spec.run) for spec, sub in done],
+        )
+        conn.executemany(
             "INSERT INTO log_history (BatchID, JobIndex, SpawnID, run, executor, ClusterID, stdout, "
-            "stderr, submit_time) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?)",
-            [(spec.batch_id, spec.job_index, spec.run, executor.name, sub.cluster_id,
-              sub.stdout or spec.stdout, sub.stderr or spec.stderr, now) for spec, sub in done],
+            "stderr, submit_time) VALUES (?, ?, NULL, ?, ?, NULL, ?, ?, ?)",
+            [(spec.batch_id, spec.job_index, spec.run, executor.name, spec.stdout, spec.stderr, now)
+             for spec in intend],
         )
 
 
 def _release(session: Session, jobs: Sequence[Mapping[str, Any]], error: str) -> None:
-    """Return claimed-but-unsubmitted jobs to init, keeping the reason."""
+    """Return claimed-but-unsubmitted jobs to init, keeping the reason (and dropping their intents)."""
     patch = json.dumps({"submit_error": error})
     released = []
     with session.index.write() as conn:
         for job in jobs:
-            cur = conn.execute(
+            changed = conn.execute(
                 f"UPDATE jobs SET state='{INIT}', submitter=NULL, updated=?, version=version+1, "
                 "metadata=json_patch(metadata, ?) WHERE BatchID=? AND JobIndex=? AND state=? AND ClusterID IS NULL",
                 (time.time(), patch, job["BatchID"], job["JobIndex"], SUBMIT),
-            )
-            if cur.rowcount:
+            ).rowcount
+            if changed:
+                conn.execute(
+                    "DELETE FROM log_history WHERE BatchID=? AND JobIndex=? AND SpawnID IS NULL AND ClusterID IS NULL",
+                    (job["BatchID"], job["JobIndex"]),
+                )
                 released.append((job["BatchID"], job["JobIndex"]))
     for batch_id, job_index in released:
         session.manager.state_changed(batch_id, job_index, SUBMIT, INIT)
@@ -262,7 +409,8 @@ def _release(session: Session, jobs: Sequence[Mapping[str, Any]], error: str) ->
 
 def _hold_uncertain(session: Session, jobs: Sequence[Mapping[str, Any]], error: str) -> None:
     """Keep jobs the scheduler may have queued in submit, without a cluster id or a claim (so no
-    submitter, dead or alive, returns them to init), with the reason in ``submit_error``."""
+    submitter, dead or alive, returns them to init), with the reason in ``submit_error``; their
+    intent stays in log_history."""
     patch = json.dumps({"submit_error": error})
     with session.index.write() as conn:
         for job in jobs:
@@ -320,6 +468,8 @@ def submit_claimed(session: Session, jobs: Sequence[Mapping[str, Any]], executor
     report, done = _progress.get(), 0
     if report is not None:
         report(0, len(specs))
+    if groups:
+        _record(session, [], executor, intend=[specs[i] for i in groups[0]])
     for number, group in enumerate(groups):
         try:
             subs = _submit_group(session, executor, [specs[i] for i in group], arrays)
@@ -336,8 +486,10 @@ def submit_claimed(session: Session, jobs: Sequence[Mapping[str, Any]], executor
         except BaseException as exc:  # any other error, or Ctrl-C: the rest goes back to init
             _release(session, [jobs[i] for g in groups[number:] for i in g], str(exc) or type(exc).__name__)
             raise
-        # recorded at once: a submitter killed now leaves at most this group unrecorded
-        _record(session, [(specs[i], sub) for i, sub in zip(group, subs, strict=True)], executor)
+        # recorded at once, with the intent for the next group: a submitter killed now leaves at most
+        # this group unrecorded, and its intent says which run to look for on the scheduler
+        following = [specs[i] for i in groups[number + 1]] if number + 1 < len(groups) else []
+        _record(session, [(specs[i], sub) for i, sub in zip(group, subs, strict=True)], executor, intend=following)
         done += len(group)
         if report is not None:
             report(done, len(specs))

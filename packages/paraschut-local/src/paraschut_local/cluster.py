@@ -20,7 +20,9 @@ from .resources import ResourceError, parse_mem, request_of
 from .spool import DONE, QUEUED, SPOOL_FILE, Metrics, Spool, open_spool
 from .states import status_of, summary_of
 
-__all__ = ["DEFAULT_SPOOL", "cancel", "capacity_of", "spool_dir_of", "status", "submit", "summary"]
+__all__ = [
+    "DEFAULT_SPOOL", "cancel", "capacity_of", "find_submitted", "spool_dir_of", "status", "submit", "summary",
+]
 
 DEFAULT_SPOOL = "~/.paraschut/local"
 CANCELLED = "cancelled"
@@ -125,6 +127,15 @@ def status(executor: Executor, cluster_ids: Sequence[str]) -> dict[str, JobStatu
         _maybe_prune(executor, spool)
     wanted = _ids(cluster_ids)
     return {wanted[row.id]: status_of(row) for row in spool.many(list(wanted), with_spec=False)}
+
+
+def find_submitted(executor: Executor, jobs: Sequence[JobSpec]) -> dict[str, str]:
+    """{key: id} of the given submissions the spool holds (matched by stdout path), any state."""
+    if not _exists(executor):
+        return {}
+    spool, _, _ = _open(executor)
+    found = spool.find_by_stdout([job.stdout for job in jobs])
+    return {job.key: str(found[job.stdout]) for job in jobs if job.stdout in found}
 
 
 def _maybe_prune(executor: Executor, spool: Spool) -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "paraschut_cancel",
     "paraschut_check_scheduler",
     "paraschut_current_job_id",
+    "paraschut_find_submitted",
     "paraschut_job_summary",
     "paraschut_log_paths",
     "paraschut_register_executors",
@@ -69,6 +70,13 @@ def paraschut_cancel(executor: Executor, cluster_ids: Sequence[str]) -> Sequence
     if executor.name != NAME:
         return None
     return cluster.cancel(executor, cluster_ids)
+
+
+@hookimpl
+def paraschut_find_submitted(executor: Executor, jobs: Sequence[JobSpec]) -> Mapping[str, str] | None:
+    if executor.name != NAME:
+        return None
+    return cluster.find_submitted(executor, jobs)
 
 
 @hookimpl

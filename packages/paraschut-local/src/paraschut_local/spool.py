@@ -225,6 +225,18 @@ class Spool:
             out.extend(_row_to_job(row) for row in rows)
         return out
 
+    def find_by_stdout(self, stdouts: Sequence[str]) -> dict[str, int]:
+        """{stdout path: id} of the jobs (any state) submitted with these stdout paths; the newest
+        when a path was used twice. A scan of the spool: for the rare reconciliation after a
+        submitter died, not for polling."""
+        wanted = set(stdouts)
+        found: dict[str, int] = {}
+        rows = self.conn.execute("SELECT id, json_extract(spec, '$.stdout') FROM jobs ORDER BY id")
+        for job_id, stdout in rows:
+            if stdout in wanted:
+                found[stdout] = int(job_id)
+        return found
+
     def in_state(self, state: str, limit: int = -1) -> list[JobRow]:
         """Jobs in one state, oldest first."""
         rows = self._rows(f"SELECT {_COLUMNS} FROM jobs WHERE state = ? ORDER BY id LIMIT ?", (state, limit))

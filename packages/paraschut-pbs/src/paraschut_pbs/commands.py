@@ -41,6 +41,7 @@ __all__ = [
     "cancel_argv",
     "check",
     "detect_flavour",
+    "find_submitted",
     "legal_job_name",
     "options",
     "poll",
@@ -337,6 +338,23 @@ def poll(opts: Options, cluster_ids: Sequence[str]) -> dict[str, JobStatus]:
         for cid in tasks:
             if (fields := slurm_task(cid, records)) is not None:
                 found[cid] = slurm_task_status(cid, fields)
+    return found
+
+
+def find_submitted(opts: Options, jobs: Sequence[JobSpec]) -> dict[str, str]:
+    """{key: id} of the given submissions the server still lists, matched by the stdout path each was
+    submitted with: ``Output_Path`` (``host:/path``) of ``qstat -f`` (PBS Pro: with finished jobs),
+    or ``StdOut`` of Slurm's ``scontrol -o show job`` behind Slurm's wrappers."""
+    by_stdout = {job.stdout: job.key for job in jobs}
+    found: dict[str, str] = {}
+    if flavour_of(opts)[0] == "slurm":
+        records = {cid: attrs.get("StdOut", "") for cid, attrs in query_slurm(opts).items()}
+    else:
+        records = {cid: attrs.get("Output_Path", "").split(":", 1)[-1] for cid, attrs in query(opts, []).items()}
+    for cid, stdout in records.items():
+        key = by_stdout.get(stdout)
+        if key is not None:
+            found[key] = cid
     return found
 
 

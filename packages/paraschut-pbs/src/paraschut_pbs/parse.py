@@ -27,7 +27,7 @@ Attributes = dict[str, str]
 _JOB_ID_LINE = re.compile(r"^Job Id:\s*(\S+)")
 _ATTRIBUTE = re.compile(r"^([A-Za-z_][\w.\-]*)\s=\s?(.*)$")
 _JOB_ID = re.compile(r"^\d+(\[\d*\])?(\.[\w.\-]+)?$")
-_SCONTROL_FIELD = re.compile(r"(?:^|\s)(JobId|ArrayJobId|ArrayTaskId|JobState|ExitCode|Reason|NodeList)=(\S*)")
+_SCONTROL_FIELD = re.compile(r"(?:^|\s)(JobId|ArrayJobId|ArrayTaskId|JobState|ExitCode|Reason|NodeList|StdOut)=(\S*)")
 _TASK_RANGE = re.compile(r"^(\d+)(?:-(\d+)(?::(\d+))?)?$")
 _VERSION = re.compile(r"pbs_version\s*=\s*(\d+)(?:\.(\d+))?")
 

@@ -14,6 +14,7 @@ __all__ = [
     "paraschut_cancel",
     "paraschut_check_scheduler",
     "paraschut_current_job_id",
+    "paraschut_find_submitted",
     "paraschut_job_summary",
     "paraschut_log_paths",
     "paraschut_register_executors",
@@ -53,6 +54,13 @@ def paraschut_status(executor: Executor, cluster_ids: Sequence[str]) -> Mapping[
     if executor.name != NAME:
         return None
     return commands.poll(commands.options(executor), cluster_ids) if cluster_ids else {}
+
+
+@hookimpl
+def paraschut_find_submitted(executor: Executor, jobs: Sequence[JobSpec]) -> Mapping[str, str] | None:
+    if executor.name != NAME:
+        return None
+    return commands.find_submitted(commands.options(executor), jobs)
 
 
 @hookimpl

@@ -38,6 +38,7 @@ import os
 import platform
 import re
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -65,6 +66,7 @@ __all__ = [
     "accounting_records",
     "binary",
     "delete",
+    "find_submitted",
     "command_env",
     "hms",
     "job_details",
@@ -350,6 +352,40 @@ def job_details(executor: Executor, job_ids: Sequence[str]) -> dict[str, dict[st
         return {}
     argv = [binary(executor, "qstat"), "-j", ",".join(job_ids)]
     return parse_qstat_j(_call(executor, argv, benign=r"do not exist").stdout)
+
+
+def find_submitted(executor: Executor, jobs: Sequence[JobSpec], since: float = 0.0) -> dict[str, str]:
+    """{key: job number} of the given submissions SGE has: queued or running ones by the stdout path
+    each was submitted with (``stdout_path_list`` of one ``qstat -j``), finished ones by their
+    ``qacct -j NAME`` record (the accounting keeps no paths) submitted at ``since`` or later, when
+    exactly one such record has the job's name.
+    """
+    by_stdout = {job.stdout: job.key for job in jobs}
+    found: dict[str, str] = {}
+    numbers = sorted({job.job_id for job in queued_jobs(executor)})
+    for number, fields in job_details(executor, numbers).items():
+        listed = fields.get("stdout_path_list", "")
+        stdout = listed.split(":", 2)[-1] if listed.count(":") >= 2 else listed
+        key = by_stdout.get(stdout)
+        if key is not None:
+            found[key] = number
+    user = str(executor.option("user") or getpass.getuser())
+    for job in jobs:
+        if job.key in found:
+            continue
+        records = [r for r in accounting_records(executor, job_name(job))
+                   if r.get("owner") == user and _epoch(r.get("qsub_time", "")) >= since - 1]
+        if len(records) == 1 and records[0].get("jobnumber"):
+            found[job.key] = records[0]["jobnumber"]
+    return found
+
+
+def _epoch(stamp: str) -> float:
+    """qacct's ``Tue Nov 24 00:44:50 2026`` (local time) as epoch seconds; 0 when unreadable."""
+    try:
+        return time.mktime(time.strptime(stamp, "%a %b %d %H:%M:%S %Y"))
+    except ValueError:
+        return 0.0
 
 
 _SGE_ID = re.compile(r"[0-9]+(\.[0-9]+)?")

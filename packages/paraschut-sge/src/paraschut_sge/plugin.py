@@ -19,6 +19,7 @@ __all__ = [
     "paraschut_cancel",
     "paraschut_check_scheduler",
     "paraschut_current_job_id",
+    "paraschut_find_submitted",
     "paraschut_job_summary",
     "paraschut_log_paths",
     "paraschut_register_executors",
@@ -75,6 +76,15 @@ def _error_reasons(executor: Executor, job_ids: Sequence[str]) -> dict[str, str 
         return {n: error_reason(f) for n, f in commands.job_details(executor, job_ids).items()}
     except SchedulerCommandError:  # a nicety: the state is known without it
         return {}
+
+
+@hookimpl
+def paraschut_find_submitted(
+    executor: Executor, jobs: Sequence[JobSpec], since: float
+) -> Mapping[str, str] | None:
+    if executor.name != NAME:
+        return None
+    return commands.find_submitted(executor, jobs, since)
 
 
 @hookimpl

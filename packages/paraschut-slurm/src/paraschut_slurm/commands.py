@@ -40,6 +40,7 @@ __all__ = [
     "array_task_ids",
     "cancel",
     "check",
+    "find_submitted",
     "finished_records",
     "legal_job_name",
     "options",
@@ -458,6 +459,18 @@ def status(opts: Options, cluster_ids: Sequence[str]) -> dict[str, JobStatus]:
             if cid in need:
                 records[cid] = {**records.get(cid, {}), **record}
     return {cid: job_status(cid, records[cid]) for cid in wanted if cid in records}
+
+
+def find_submitted(opts: Options, jobs: Sequence[JobSpec]) -> dict[str, str]:
+    """{key: id} of the given submissions Slurm still remembers (``scontrol -o show job``: every job
+    up to MinJobAge after it ends), matched by the stdout path each was submitted with."""
+    by_stdout = {job.stdout: job.key for job in jobs}
+    found: dict[str, str] = {}
+    for cid, record in _scontrol(opts, []).items():
+        key = by_stdout.get(record.get("StdOut", ""))
+        if key is not None and cid.isdigit():
+            found[key] = cid
+    return found
 
 
 def summary(opts: Options, cluster_id: str) -> dict[str, str]:

@@ -13,6 +13,7 @@ __all__ = [
     "paraschut_cancel",
     "paraschut_check_scheduler",
     "paraschut_current_job_id",
+    "paraschut_find_submitted",
     "paraschut_job_summary",
     "paraschut_log_paths",
     "paraschut_register_executors",
@@ -55,6 +56,13 @@ def paraschut_status(executor: Executor, cluster_ids: Sequence[str]) -> Mapping[
     if not cluster_ids:
         return {}
     return commands.status(commands.options(executor), list(cluster_ids))
+
+
+@hookimpl
+def paraschut_find_submitted(executor: Executor, jobs: Sequence[JobSpec]) -> Mapping[str, str] | None:
+    if executor.name != NAME:
+        return None
+    return commands.find_submitted(commands.options(executor), jobs)
 
 
 @hookimpl

@@ -123,6 +123,20 @@ class ExecutorContract:
         assert status is not None and status.state == FAILED
         assert status.exit_code == 7
 
+    def test_find_submitted_finds_a_submission_by_its_stdout(
+        self, manager: ExecutorManager, executor: Executor, jobdir: Path
+    ) -> None:
+        """What a submitter killed before recording a job relies on (optional hook: None skips)."""
+        since = time.time()
+        spec = make_spec(jobdir, "exit 0", name="findme")
+        never = make_spec(jobdir, "exit 0", name="neverseen", index=1)
+        found = manager.find_submitted(executor, [spec, never], since)
+        if found is None:
+            pytest.skip(f"the {self.executor_name} executor does not implement paraschut_find_submitted")
+        assert found == {}
+        sub = manager.submit(executor, spec)
+        assert manager.find_submitted(executor, [spec, never], since) == {spec.key: sub.cluster_id}
+
     def test_environment_reaches_the_job_intact(
         self, manager: ExecutorManager, executor: Executor, jobdir: Path
     ) -> None:
