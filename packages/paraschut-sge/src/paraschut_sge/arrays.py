@@ -52,6 +52,7 @@ def submit_array(executor: Executor, jobs: Sequence[JobSpec]) -> list[str]:
 
     :raises SchedulerCommandError: qsub refused the array (nothing was submitted).
     """
+    commands.check_paths(jobs)  # before the manifest is written
     manifest = launcher.write_manifest(jobs, os.path.dirname(jobs[0].stdout) or jobs[0].workdir)
     argv = qsub_array_argv(commands.binary(executor, "qsub"), executor, jobs, manifest)
     try:
