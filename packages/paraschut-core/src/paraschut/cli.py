@@ -20,6 +20,7 @@ import paraschut as psu
 from paraschut.config import load_settings
 from paraschut.db import NETWORK_FILESYSTEMS, filesystem_type
 from paraschut.errors import JobNotFoundError, ParaschutError
+from paraschut.filters import compile_filter
 from paraschut.manager import ExecutorManager
 from paraschut.plugins import failed_plugins, plugin_sources
 from paraschut.session import Session, get_session
@@ -74,7 +75,9 @@ def _until_interrupted() -> Iterator[None]:
 
 
 def _and(*conditions: str | None) -> str | None:
-    parts = [c for c in conditions if c]
+    # each part is checked on its own first: "1) OR (1" is unbalanced alone, but wrapped and
+    # joined it would balance and escape the AND (reset --batch 5 would reset every batch)
+    parts = [c for c in conditions if c and compile_filter(c)]
     return " AND ".join(f"({c})" for c in parts) if parts else None
 
 
