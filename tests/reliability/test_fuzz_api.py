@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 import paraschut as psu
 from paraschut import arguments
+from paraschut.session import get_session
 from paraschut.spawning import MAX_SPAWNS
 
 try:  # a package when tests/reliability has an __init__.py, plain modules when not
@@ -178,7 +179,7 @@ def write_logs() -> None:
     psu.submit_jobs()
     for b, j in ((1, 0), (1, 1), (1, 2)):
         for key in ("stdout", "stderr"):
-            entry = psu.print_log.__globals__["get_session"]().index.query(
+            entry = get_session().index.query(
                 "SELECT * FROM log_history WHERE BatchID=? AND JobIndex=?", (b, j))
             if entry:
                 Path(entry[-1][key]).write_text("one\ntwo\nthree\n")
