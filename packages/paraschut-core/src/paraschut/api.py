@@ -13,9 +13,9 @@ from typing import Any
 
 from attrs import frozen
 
-from . import dashboard, models, submission
+from . import arguments, dashboard, models, submission
 from .bulk import paused_gc
-from .errors import InvalidJobError, JobNotFoundError, ParaschutError
+from .errors import InvalidArgumentError, InvalidJobError, JobNotFoundError, ParaschutError
 from .filters import compile_filter
 from .jobinfo import JobInfo, check_fields, check_value
 from .models import ACTIVE_STATES, COLLECTED, COMPLETE, INIT, SPAWN
@@ -49,9 +49,9 @@ def get_queue(
     Executors are polled at most once per ``status_interval`` across processes; ``Refresh=True``
     polls now. ``Executor`` gives the options to poll its jobs with (else the config's).
     """
+    display = None if Display is None else set(arguments.state_names(Display, "Display"))
     snapshot = queue_snapshot(Filter=Filter, ResetMissing=ResetMissing, Executor=Executor, Refresh=Refresh)
     if Verbose:
-        display = set(Display) if Display is not None else None
         print(dashboard.render(snapshot.jobs, snapshot.names, snapshot.status, display))
         if ReportMissing:
             report_missing(snapshot.status)
@@ -116,8 +116,12 @@ def print_log(
 ) -> str:
     """Print the stdout/stderr of one run of a job (LogIdx: -1 is the last run)."""
     session = get_session()
-    if LogKey not in ("stdout", "stderr"):
-        raise ParaschutError(f"LogKey must be 'stdout' or 'stderr', not {LogKey!r}")
+    BatchID, JobIndex = arguments.whole_number(BatchID, "BatchID"), arguments.whole_number(JobIndex, "JobIndex")
+    if not isinstance(LogKey, str) or LogKey not in ("stdout", "stderr"):
+        raise InvalidArgumentError("LogKey", f"must be 'stdout' or 'stderr', not {LogKey!r}")
+    LogIdx = arguments.whole_number(LogIdx, "LogIdx")
+    Lines = arguments.count(Lines, "Lines")
+    pattern = _regex(RegEx)
     history = session.index.query(
         "SELECT * FROM log_history WHERE BatchID=? AND JobIndex=? ORDER BY id", (BatchID, JobIndex)
     )
@@ -135,8 +139,7 @@ def print_log(
         raise ParaschutError(f"the {LogKey} of job {BatchID}/{JobIndex} ({path}) does not exist (yet)")
     with open(path, encoding="utf-8", errors="replace") as fh:
         lines = fh.read().splitlines()
-    if RegEx:
-        pattern = re.compile(RegEx)
+    if pattern is not None:
         lines = [line for line in lines if pattern.search(line)]
     if Lines:
         lines = lines[-Lines:]
@@ -164,6 +167,15 @@ def _discovered_log(session: Session, entry: Mapping[str, Any], key: str) -> str
     return None if paths is None else getattr(paths, key)
 
 
+def _regex(text: Any) -> re.Pattern[str] | None:
+    if text is None or text == "":
+        return None
+    try:
+        return re.compile(arguments.text(text, "RegEx"))
+    except re.error as exc:
+        raise InvalidArgumentError("RegEx", f"{text!r} is not a regular expression: {exc}") from None
+
+
 # -- submission --------------------------------------------------------------------------------
 @paused_gc
 def submit_jobs(
@@ -172,10 +184,11 @@ def submit_jobs(
     """Submit every job the priority rules allow now; returns how many were submitted."""
     session = get_session()
     where = compile_filter(Filter)
+    max_jobs = arguments.count(MaxJobs, "MaxJobs")
     executor = session.executor(Executor)
     session.manager.check(executor)
     _poll_active(session, executor)
-    max_jobs = MaxJobs if MaxJobs is not None else session.settings.max_jobs
+    max_jobs = max_jobs if max_jobs is not None else session.settings.max_jobs
     claimed = submission.claim_eligible(session, where, max_jobs, executor)
     count = submission.submit_claimed(session, claimed, executor) if claimed else 0
     if Verbose:
@@ -193,14 +206,15 @@ def _poll_active(session: Session, executor: Any = None) -> None:
 def submit_one_batch(BatchID: int, Executor: Any = None, MaxJobs: int | None = None) -> int:
     """Submit a batch's jobs by its own priority rules (other batches are not considered)."""
     session = get_session()
-    batch = int(BatchID)
+    batch = arguments.whole_number(BatchID, "BatchID")
+    max_jobs = arguments.count(MaxJobs, "MaxJobs")
     if session.index.batch(batch) is None:
         raise JobNotFoundError(batch)
     executor = session.executor(Executor)
     session.manager.check(executor)
     _poll_active(session, executor)
     scope = f"BatchID = {batch}"
-    max_jobs = MaxJobs if MaxJobs is not None else session.settings.max_jobs
+    max_jobs = max_jobs if max_jobs is not None else session.settings.max_jobs
     claimed = submission.claim_eligible(session, scope, max_jobs, executor, scope=scope)
     return submission.submit_claimed(session, claimed, executor) if claimed else 0
 
@@ -208,12 +222,13 @@ def submit_one_batch(BatchID: int, Executor: Any = None, MaxJobs: int | None = N
 def submit_one_job(BatchID: int, JobIndex: int, Executor: Any = None) -> int:
     """Submit one init job now, whatever its priority; returns 1, or 0 when it was not in init."""
     session = get_session()
-    job = session.index.get_job(int(BatchID), int(JobIndex))
+    batch, index = arguments.whole_number(BatchID, "BatchID"), arguments.whole_number(JobIndex, "JobIndex")
+    job = session.index.get_job(batch, index)
     if job["state"] != INIT:
         return 0
     executor = session.executor(Executor)
     session.manager.check(executor)
-    where = f"(BatchID = {int(BatchID)} AND JobIndex = {int(JobIndex)})"
+    where = f"(BatchID = {batch} AND JobIndex = {index})"
     claimed = submission.claim_eligible(
         session, where, None, executor,
         jobs_sql=f"SELECT id, BatchID, JobIndex, state, priority FROM jobs WHERE state='init' AND {where}",
@@ -226,6 +241,9 @@ def periodic_submitter(
     Verbose: bool = True, MaxIterations: int | None = None,
 ) -> None:
     """Call submit_jobs every ``Interval`` seconds until no job is left to run (or interrupted)."""
+    Interval = arguments.seconds(Interval, "Interval")
+    MaxIterations = arguments.count(MaxIterations, "MaxIterations")
+    compile_filter(Filter)  # a bad Filter is refused before the first round
     iteration = 0
     try:
         while MaxIterations is None or iteration < MaxIterations:
@@ -256,13 +274,22 @@ def _unfinished(Filter: str | None) -> int:
 # -- changing, cancelling and removing ---------------------------------------------------------
 def _selection(BatchID: Any, JobIndex: Any = None) -> list[tuple[int, int | None]]:
     """Normalise batch/job arguments: an id, a list of ids, or get_queue(Verbose=False)'s dict."""
+    number = arguments.whole_number
     if isinstance(BatchID, Mapping):
-        return [(int(b), int(j["JobIndex"])) for b, jobs in BatchID.items() for j in jobs]
-    batches = BatchID if isinstance(BatchID, (list, tuple, set)) else [BatchID]
+        out: list[tuple[int, int | None]] = []
+        for b, jobs in BatchID.items():
+            if isinstance(jobs, (str, bytes)) or not isinstance(jobs, Iterable):
+                raise InvalidArgumentError("BatchID", f"the jobs of batch {b!r} must be a list of jobs")
+            for j in jobs:
+                if not isinstance(j, Mapping) or "JobIndex" not in j:
+                    raise InvalidArgumentError("BatchID", f"batch {b!r} lists {type(j).__name__}, not a job")
+                out.append((number(b, "BatchID"), number(j["JobIndex"], "JobIndex")))
+        return out
+    batches = BatchID if isinstance(BatchID, (list, tuple, set, frozenset, range)) else [BatchID]
     if JobIndex is None:
-        return [(int(b), None) for b in batches]
-    indices = JobIndex if isinstance(JobIndex, (list, tuple, set)) else [JobIndex]
-    return [(int(b), int(j)) for b in batches for j in indices]
+        return [(number(b, "BatchID"), None) for b in batches]
+    indices = JobIndex if isinstance(JobIndex, (list, tuple, set, frozenset, range)) else [JobIndex]
+    return [(number(b, "BatchID"), number(j, "JobIndex", minimum=0)) for b in batches for j in indices]
 
 
 def _where(selection: Sequence[tuple[int, int | None]]) -> tuple[str, list[Any]]:
@@ -296,14 +323,14 @@ def set_job_field(
 
 def _set_field(selection: Sequence[tuple[int, int | None]], unless: Iterable[str], field: str, value: Any) -> int:
     session = get_session()
+    skip = arguments.state_names(unless, "Unless")
     if not isinstance(field, str) or not field or field in ("BatchID", "JobIndex", "updated", "version"):
-        raise InvalidJobError("this field cannot be set in bulk", str(field))
-    value = check_value(value, field)
+        raise InvalidJobError("this field cannot be set in bulk (argument Field)", repr(field)[1:-1])
+    value = check_value(value, arguments.text(field, "Field"))
     check_fields({field: value})
     if field in ("state", "priority") and value is None:
         raise InvalidJobError("cannot be None", field)
     where, params = _where(selection)
-    skip = sorted(set(unless))
     if skip:
         where += f" AND state NOT IN ({', '.join('?' * len(skip))})"
         params += skip
@@ -384,7 +411,7 @@ def remove_batch(BatchID: Any) -> int:
 def remove_batch_by_state(state: str | Iterable[str]) -> int:
     """Remove every job in the given state(s); batches left empty lose their folder too."""
     session = get_session()
-    states = [state] if isinstance(state, str) else list(state)
+    states = arguments.state_names(state, "state")
     before = set(session.index.batch_ids())
     dirs = {b: session.batch_dir(b) for b in before}
     marks = ", ".join("?" * len(states))

@@ -32,6 +32,7 @@ from paraschut.errors import (
     SchedulerCommandError,
     SchedulerNotFoundError,
 )
+from paraschut.filters import compile_filter
 from paraschut.session import get_session
 from paraschut.terminal import Live, ProgressBar, Style, output_width
 from paraschut.terminal import table as text_table
@@ -97,7 +98,9 @@ def _until_interrupted() -> Iterator[None]:
 
 
 def _and(*conditions: str | None) -> str | None:
-    parts = [c for c in conditions if c]
+    # each part is checked on its own first: "1) OR (1" is unbalanced alone, but wrapped and
+    # joined it would balance and escape the AND (reset --batch 5 would reset every batch)
+    parts = [c for c in conditions if c and compile_filter(c)]
     return " AND ".join(f"({c})" for c in parts) if parts else None
 
 

@@ -20,8 +20,8 @@ from .jobinfo import COLUMN_FIELDS, JobInfo, merge_row
 from .migrations import migrate
 
 __all__ = [
-    "JOB_COLUMNS", "NETWORK_FILESYSTEMS", "JobIndex", "filesystem_type", "job_to_row", "read_only_authorizer",
-    "row_to_job",
+    "FILTER_MAX_LENGTH", "FILTER_SECONDS", "JOB_COLUMNS", "NETWORK_FILESYSTEMS", "JobIndex", "filesystem_type",
+    "filter_guard", "job_to_row", "read_only_authorizer", "row_to_job",
 ]
 
 NETWORK_FILESYSTEMS = frozenset(
@@ -171,17 +171,10 @@ class JobIndex:
         return self._busy(run)  # type: ignore[no-any-return]
 
     def filtered(self, where: str | None, sql: str, params: Sequence[Any] = (), raw: bool = False) -> list[Any]:
-        """Run ``sql`` (which holds ``{where}``) with a compiled Filter, under a read-only authorizer."""
+        """Run ``sql`` (which holds ``{where}``) with a compiled Filter, under :func:`filter_guard`."""
         clause = where or "1"
-        self.conn.set_authorizer(read_only_authorizer)
-        try:
+        with filter_guard(self.conn, where):
             return self.query(sql.format(where=clause), params, raw=raw)
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                raise
-            raise InvalidFilterError(f"invalid Filter: {exc}") from None
-        finally:
-            self.conn.set_authorizer(None)
 
     # -- jobs -------------------------------------------------------------------------------
     def get_job(self, batch_id: int, job_index: int) -> JobInfo:
@@ -505,6 +498,48 @@ class JobIndex:
     def table_counts(self) -> dict[str, int]:
         """Rows per table (for doctor)."""
         return {name: self.db[name].count for name in self.db.table_names()}
+
+
+#: A Filter that builds strings (``replace``, ``||``) may not build one longer than this (bytes):
+#: nested replace() calls grow a string tenfold per level, and SQLite's own limit is 1 GB.
+FILTER_MAX_LENGTH = 64 * 2**20
+#: A query with a Filter is interrupted after this many seconds (pathological work per row).
+FILTER_SECONDS = 60.0
+
+
+@contextmanager
+def filter_guard(conn: sqlite3.Connection, where: str | None) -> Iterator[None]:
+    """Run a query holding a compiled Filter: read-only (:func:`read_only_authorizer`), interrupted
+    after ``FILTER_SECONDS``, strings it builds capped at ``FILTER_MAX_LENGTH``; SQLite's complaints
+    become InvalidFilterError (a busy index stays IndexBusyError's business).
+
+    The length cap applies only to Filters that can build strings: SQLite checks it on stored values
+    too, and a job's own metadata may be larger.
+    """
+    builds = where is not None and ("replace(" in where or "||" in where)
+    length = conn.getlimit(sqlite3.SQLITE_LIMIT_LENGTH)
+    deadline = time.monotonic() + FILTER_SECONDS
+    conn.set_authorizer(read_only_authorizer)
+    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)  # every 1000 VM steps
+    if builds:
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, FILTER_MAX_LENGTH)
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        text = str(exc)
+        if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+            raise
+        if "interrupted" in text:
+            raise InvalidFilterError(f"the Filter took longer than {FILTER_SECONDS:g} s and was stopped") from None
+        if "too big" in text:
+            raise InvalidFilterError(
+                f"the Filter builds a string longer than {FILTER_MAX_LENGTH // 2**20} MiB (nested replace or ||)"
+            ) from None
+        raise InvalidFilterError(f"invalid Filter: {exc}") from None
+    finally:
+        conn.set_authorizer(None)
+        conn.set_progress_handler(None, 0)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, length)
 
 
 def read_only_authorizer(

@@ -8,6 +8,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "IndexBusyError",
+    "InvalidArgumentError",
     "InvalidFilterError",
     "InvalidJobError",
     "JobNotFoundError",
@@ -67,6 +68,19 @@ class InvalidJobError(ParaschutError):
     def __init__(self, message: str, field: str | None = None) -> None:
         self.field = field
         super().__init__(message if field is None else f"field {field!r}: {message}")
+
+
+
+
+class InvalidArgumentError(InvalidJobError):
+    """An argument of an API function has a type or value it cannot take; names the argument.
+
+    A subclass of InvalidJobError: a bad BatchID, JobIndex or spawn count was one before."""
+
+    def __init__(self, argument: str, message: str) -> None:
+        self.argument = argument
+        ParaschutError.__init__(self, f"argument {argument}: {message}")
+        self.field = argument
 
 
 class InvalidFilterError(ParaschutError):

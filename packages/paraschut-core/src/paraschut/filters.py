@@ -59,7 +59,7 @@ def _word(word: str, next_char: str) -> str:
         return f'"{COLUMNS[lower]}"'
     if lower in FUNCTIONS:
         if next_char != "(":
-            raise InvalidFilterError(f"function {word!r} must be followed by '('")
+            raise InvalidFilterError(f"function {word!r} must be followed by '(' in a Filter")
         return lower
     raise InvalidFilterError(
         f"unknown name {word!r} in Filter; columns are {', '.join(sorted(COLUMNS.values()))}; "
@@ -117,6 +117,11 @@ def compile_filter(text: str | None) -> str | None:
         raise InvalidFilterError(f"Filter is longer than {MAX_FILTER_LENGTH} characters")
     if "\x00" in text:
         raise InvalidFilterError("Filter contains a NUL character")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidFilterError("Filter is not valid Unicode (it holds a lone surrogate)") from None
     tokens = _tokens(text)
     if not tokens:
         return None

@@ -12,7 +12,7 @@ from .errors import InvalidJobError
 
 __all__ = [
     "COLUMN_FIELDS", "JobInfo", "changed_fields", "check_fields", "check_value", "merge_row", "normalise",
-    "validate_job",
+    "valid_text", "validate_job",
 ]
 
 #: Fields stored in queryable columns (the rest go to the JSON metadata column).
@@ -85,9 +85,29 @@ def changed_fields(info: Mapping[str, Any], origin: Mapping[str, Any]) -> tuple[
     return changed, removed
 
 
+def valid_text(text: str) -> bool:
+    """True when ``text`` is valid Unicode SQLite can store (no lone surrogate); cheap for ASCII."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _bad_text(text: str, path: str) -> InvalidJobError:
+    shown = repr(text) if len(text) < 60 else repr(text[:57]) + "..."
+    return InvalidJobError(f"text {shown} is not valid Unicode (it holds a lone surrogate)", path)
+
+
 def check_value(value: Any, path: str) -> Any:
     """Return ``value`` as JSON-storable data (tuples become lists) or raise naming ``path``."""
-    if value is None or isinstance(value, (bool, str)):
+    if isinstance(value, str):
+        if not valid_text(value):
+            raise _bad_text(value, path)
+        return value
+    if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
         if not -(2**63) <= value < 2**63:
@@ -104,6 +124,8 @@ def check_value(value: Any, path: str) -> Any:
         for k, v in value.items():
             if not isinstance(k, str):
                 raise InvalidJobError(f"dict key {k!r} is not a string; only string keys can be stored", path)
+            if not valid_text(k):
+                raise _bad_text(k, path)
             out[k] = check_value(v, f"{path}.{k}")
         return out
     raise InvalidJobError(
@@ -122,11 +144,11 @@ def check_fields(job: Mapping[str, Any]) -> None:
 
 def _check_ids(job: Mapping[str, Any]) -> None:
     batch = job.get("BatchID")
-    if not isinstance(batch, int) or isinstance(batch, bool):
-        raise InvalidJobError(f"must be a whole number, not {batch!r}", "BatchID")
+    if not isinstance(batch, int) or isinstance(batch, bool) or not -(2**63) <= batch < 2**63:
+        raise InvalidJobError(f"must be a whole number (64-bit), not {batch!r}", "BatchID")
     index = job.get("JobIndex")
-    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
-        raise InvalidJobError(f"must be a whole number >= 0, not {index!r}", "JobIndex")
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < 2**63:
+        raise InvalidJobError(f"must be a whole number >= 0 (64-bit), not {index!r}", "JobIndex")
 
 
 def _check_types(job: Mapping[str, Any]) -> None:
@@ -149,12 +171,31 @@ def _check_types(job: Mapping[str, Any]) -> None:
     resources = job.get("resources")
     if resources is not None and not isinstance(resources, dict):
         raise InvalidJobError(f"must be a dict, not {resources!r}", "resources")
+    for field in _TO_SCHEDULER:
+        if field in job and _holds_nul(job[field]):
+            raise InvalidJobError("contains a NUL character, which no scheduler or command line can carry", field)
+
+
+#: Fields that reach a scheduler's command line, a job's environment or a file name.
+_TO_SCHEDULER = ("name", "script", "workdir", "queue", "vars", "resources", "executor")
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, (list, tuple)):
+        return any(_holds_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    return False
 
 
 def _exact(value: Any) -> bool:
     """True when ``value`` is JSON data that round-trips exactly (no tuples, str keys, int64, finite)."""
     kind = type(value)
-    if kind is str or value is None or kind is bool:
+    if kind is str:
+        return valid_text(value)
+    if value is None or kind is bool:
         return True
     if kind is int:
         return -(2**63) <= value < 2**63
@@ -163,7 +204,7 @@ def _exact(value: Any) -> bool:
     if kind is list:
         return all(_exact(v) for v in value)
     if kind is dict:
-        return all(type(k) is str and _exact(v) for k, v in value.items())
+        return all(type(k) is str and valid_text(k) and _exact(v) for k, v in value.items())
     return False
 
 
@@ -173,8 +214,9 @@ def normalise(job: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in job.items():
         if not isinstance(key, str):
             raise InvalidJobError(f"field names must be strings, not {key!r}")
-        kind = type(value)
-        out[key] = value if kind is str or value is None else check_value(value, key)
+        if not valid_text(key):
+            raise _bad_text(key, "field names")
+        out[key] = value if value is None else check_value(value, key)
     return out
 
 
@@ -186,7 +228,9 @@ def validate_job(job: Mapping[str, Any], copy: bool = True) -> dict[str, Any]:
     # fast path: plain JSON data is stored as it is; anything else is converted or refused by name
     exact = True
     for key, value in job.items():
-        if type(key) is not str or (type(value) is not str and value is not None and not _exact(value)):
+        if type(key) is not str or not key.isascii() and not valid_text(key) or value is not None and (
+            not value.isascii() and not valid_text(value) if type(value) is str else not _exact(value)
+        ):
             exact = False
             break
     if not exact:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from . import spawning
+from . import arguments, spawning
 from .errors import InvalidJobError, ParaschutError
 from .jobinfo import COLUMN_FIELDS, JobInfo, changed_fields, check_fields, normalise
 from .models import COMPLETE, RUN, SPAWN, Executor
@@ -35,10 +35,7 @@ _NEVER_WRITTEN = {"updated", "version", *TRANSIENT}
 
 
 def _as_int(value: Any, name: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise InvalidJobError(f"must be a whole number, not {value!r}", name) from None
+    return arguments.whole_number(value, name, minimum=0 if name == "JobIndex" else arguments.INT64[0])
 
 
 def current_job_key(batch_id: Any = None, job_index: Any = None) -> tuple[int, int]:
@@ -83,6 +80,8 @@ def get_job_info(
     """A job's metadata; with ``SetID`` the running job marks itself 'run' with its host and id."""
     session = get_session()
     key = current_job_key(BatchID, JobIndex)
+    if ClusterID is not None:
+        ClusterID = arguments.text(str(ClusterID) if type(ClusterID) is int else ClusterID, "ClusterID")
     spawn = _own_spawn(key) if BatchID is None or ENV_BATCH_ID in os.environ else None
     if SetID:
         job = session.index.get_job(*key)
@@ -111,6 +110,8 @@ def update_job(JobInfo: Mapping[str, Any], force: set[str] | frozenset[str] = fr
     meanwhile. A plain dict (not read with get_job_info) writes every field it holds.
     """
     session = get_session()
+    arguments.mapping(JobInfo, "JobInfo")
+    force = set(arguments.state_names(force, "force"))
     key = current_job_key(JobInfo.get("BatchID"), JobInfo.get("JobIndex"))
     origin = getattr(JobInfo, "origin", None)
     fields = {k: v for k, v in JobInfo.items() if k not in _NEVER_WRITTEN}
@@ -123,7 +124,7 @@ def update_job(JobInfo: Mapping[str, Any], force: set[str] | frozenset[str] = fr
     changed = normalise(changed)
     check_fields({k: v for k, v in changed.items() if k not in ("BatchID", "JobIndex")})
     before = origin.get("state") if origin else None
-    fresh = session.index.merge_update(*key, changed, removed, origin, force=set(force))
+    fresh = session.index.merge_update(*key, changed, removed, origin, force=force)
     if "state" in changed and before != fresh.get("state"):
         session.manager.state_changed(key[0], key[1], before, fresh["state"])
     if isinstance(JobInfo, dict):
@@ -149,6 +150,7 @@ def locked_job(BatchID: Any, JobIndex: Any) -> Iterator[JobInfo]:
 
 def modify_job(BatchID: Any, JobIndex: Any, func: Callable[[JobInfo], Any]) -> JobInfo:
     """Apply ``func`` to the job under its lock and store the result (every change survives)."""
+    arguments.callable_(func, "func")
     with locked_job(BatchID, JobIndex) as job:
         func(job)
     return job
@@ -157,7 +159,7 @@ def modify_job(BatchID: Any, JobIndex: Any, func: Callable[[JobInfo], Any]) -> J
 def get_qstat(JobInfo: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The scheduler's own summary of this job (or of ``JobInfo``'s), as a dict."""
     session = get_session()
-    job = JobInfo if JobInfo is not None else get_job_info()
+    job = arguments.mapping(JobInfo, "JobInfo") if JobInfo is not None else get_job_info()
     if not job.get("executor"):
         return {}
     executor = _executor_of(session, job)
@@ -171,7 +173,7 @@ def get_qstat(JobInfo: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
 def set_complete(JobInfo: Mapping[str, Any] | None = None, Submit: bool = False, Executor: Any = None) -> Any:
     """Mark the job complete, keeping the scheduler's summary; with Submit, submit the next jobs."""
-    job = JobInfo if JobInfo is not None else get_job_info()
+    job = arguments.mapping(JobInfo, "JobInfo") if JobInfo is not None else get_job_info()
     if "SpawnID" in job:
         spawn_complete(job)
     else:
@@ -192,8 +194,9 @@ def spawn_submit(JobInfo: Any = None, N: int | None = None, Executor: Any = None
     if N is None:
         raise InvalidJobError("spawn_submit needs the number of spawns", "N")
     session = get_session()
-    job = JobInfo if JobInfo is not None else get_job_info()
-    key = (job["BatchID"], job["JobIndex"])
+    job = arguments.mapping(JobInfo, "JobInfo") if JobInfo is not None else get_job_info()
+    key = current_job_key(job.get("BatchID"), job.get("JobIndex"))
+    N = arguments.whole_number(N, "N", minimum=1, maximum=spawning.MAX_SPAWNS)
     executor = session.executor(Executor)
     spawning.start_spawn(session, key, N, executor)
     fresh = session.index.get_job(*key)
@@ -206,15 +209,15 @@ def spawn_submit(JobInfo: Any = None, N: int | None = None, Executor: Any = None
 def spawn_complete(JobInfo: Mapping[str, Any] | None = None, Submit: bool = False) -> bool:
     """Signal that this spawn finished; True for the one spawn whose finish completes the job."""
     session = get_session()
-    job = JobInfo if JobInfo is not None else get_job_info()
-    key = (job["BatchID"], job["JobIndex"])
+    job = arguments.mapping(JobInfo, "JobInfo") if JobInfo is not None else get_job_info()
+    key = current_job_key(job.get("BatchID"), job.get("JobIndex"))
     spawn_id = job.get("SpawnID")
     if spawn_id is None:
         own = _own_spawn(key)
         if own is None:
             raise ParaschutError(f"job {key[0]}/{key[1]}: spawn_complete() called outside a spawn")
         spawn_id = own[0]
-    last = spawning.finish_spawn(session, key, int(spawn_id), COMPLETE, 0)
+    last = spawning.finish_spawn(session, key, arguments.whole_number(spawn_id, "SpawnID"), COMPLETE, 0)
     if last and Submit:
         from .api import submit_jobs
 

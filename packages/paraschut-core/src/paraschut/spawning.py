@@ -12,9 +12,11 @@ from .models import COMPLETE, FAILED, INIT, RUN, SPAWN, SUBMIT, Executor
 from .session import Session
 from .submission import build_spec
 
-__all__ = ["finish_spawn", "spawn_rows", "start_spawn", "submit_spawns"]
+__all__ = ["MAX_SPAWNS", "finish_spawn", "spawn_rows", "start_spawn", "submit_spawns"]
 
 Key = tuple[int, int]
+#: At most this many spawns per job: each is a row and a scheduler submission.
+MAX_SPAWNS = 100_000
 
 
 def spawn_rows(session: Session, key: Key) -> dict[int, dict[str, Any]]:
@@ -25,8 +27,8 @@ def spawn_rows(session: Session, key: Key) -> dict[int, dict[str, Any]]:
 
 def start_spawn(session: Session, key: Key, count: int, executor: Executor) -> None:
     """Record ``count`` new spawns of a job and put the job in the spawn state (one transaction)."""
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise InvalidJobError(f"the number of spawns must be a whole number >= 1, not {count!r}", "N")
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_SPAWNS:
+        raise InvalidJobError(f"the number of spawns must be a whole number in 1..{MAX_SPAWNS}, not {count!r}", "N")
     now = time.time()
     with session.index.write() as conn:
         row = conn.execute("SELECT state FROM jobs WHERE BatchID=? AND JobIndex=?", key).fetchone()

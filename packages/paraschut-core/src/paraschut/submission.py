@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import socket
-import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,9 +16,8 @@ from typing import Any
 import psutil
 
 from . import scheduling
-from .db import JOB_COLUMNS, read_only_authorizer, row_to_job
+from .db import JOB_COLUMNS, filter_guard, row_to_job
 from .errors import (
-    InvalidFilterError,
     InvalidJobError,
     ParaschutError,
     SchedulerCommandError,
@@ -291,18 +289,9 @@ def _eligible_rows(conn: Any, where: str | None, scope: str | None, jobs_sql: st
     """Run the priority-rule queries with the Filter, read-only; SQLite's complaints become
     InvalidFilterError."""
     top_sql, eligible_sql = scheduling.eligible_sql(where, scope)
-    conn.set_authorizer(read_only_authorizer)
-    try:
+    with filter_guard(conn, where):
         (top,) = conn.execute(top_sql).fetchone()
         return list(conn.execute(jobs_sql or eligible_sql, {"top": top}).fetchall())
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise
-        raise InvalidFilterError(f"invalid Filter: {exc}") from None
-    except sqlite3.DatabaseError as exc:
-        raise InvalidFilterError(f"invalid Filter: {exc}") from None
-    finally:
-        conn.set_authorizer(None)
 
 
 def claim_eligible(

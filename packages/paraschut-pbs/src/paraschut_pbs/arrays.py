@@ -81,9 +81,9 @@ def array_argv(qsub: str, jobs: Sequence[JobSpec], opts: commands.Options, flavo
     """The qsub argv of an array of ``jobs`` whose tasks run ``script``: the first job's name, queue,
     resources and working directory (the core groups jobs that share them), no job variables (they
     are in the manifest), and the index range (``-J`` on PBS Pro, ``-t`` elsewhere)."""
-    out, err = log_paths(os.path.splitext(script)[0], flavour)
+    out, err = log_paths(commands.log_path(os.path.splitext(script)[0], flavour), flavour)
     carrier = evolve(jobs[0], script=script, stdout=out, stderr=err, env={})
-    argv = commands.submit_argv(qsub, carrier, opts, flavour)
+    argv = commands.submit_argv(qsub, carrier, opts, flavour, patterns=True)
     return [*argv[:-1], "-J" if flavour == "pro" else "-t", f"1-{len(jobs)}", argv[-1]]
 
 
@@ -104,6 +104,9 @@ def submit_array(opts: commands.Options, jobs: Sequence[JobSpec]) -> list[str]:
     if len(jobs) == 1:
         return [commands.submit(opts, jobs[0])]
     flavour, _ = commands.flavour_of(opts)
+    for job in jobs:  # refuse what the scheduler cannot carry before any file is written
+        commands.log_path(job.stdout, flavour, "stdout")
+        commands.log_path(job.stderr, flavour, "stderr")
     manifest = launcher.write_manifest(jobs, os.path.dirname(jobs[0].stdout) or jobs[0].workdir)
     script = _write_launcher(manifest)
     argv = array_argv(commands.tool(opts, "qsub"), jobs, opts, flavour, script)

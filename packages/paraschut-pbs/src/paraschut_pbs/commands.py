@@ -43,6 +43,7 @@ __all__ = [
     "detect_flavour",
     "find_submitted",
     "legal_job_name",
+    "log_path",
     "options",
     "poll",
     "query",
@@ -168,23 +169,41 @@ def resource_list(resources: Mapping[str, Any], flavour: str) -> str:
     return ",".join(f"{k}={v}" for k, v in items.items())
 
 
-def submit_argv(qsub: str, job: JobSpec, opts: Options, flavour: str) -> list[str]:
+def log_path(path: str, flavour: str, kind: str = "stdout") -> str:
+    """A literal log path as qsub's ``-o``/``-e`` takes it: Slurm's wrapper hands it to sbatch, which
+    reads ``%`` patterns (``%j``...), so there a literal ``%`` is written ``%%``.
+
+    :raises InvalidJobError: a backslash in a path for Slurm, which removes it and has no escape.
+    """
+    if flavour != "slurm":
+        return path
+    if "\\" in path:
+        raise InvalidJobError(
+            f"log path {path!r} contains a backslash, which Slurm removes from log paths; choose a job_dir "
+            f"without one", kind)
+    return path.replace("%", "%%")
+
+
+def submit_argv(qsub: str, job: JobSpec, opts: Options, flavour: str, patterns: bool = False) -> list[str]:
     """The qsub argv for one job; its ``env`` travels in qsub's environment (see :func:`submit_env`).
 
     Slurm's qsub wrapper pastes its arguments into a ``sh`` command line, so for that flavour
     paths are shell-quoted (and must be: a path with a space would split); PBS Pro and Torque
-    get them verbatim.
+    get them verbatim. The job's stdout and stderr are literal paths (:func:`log_path`), or with
+    ``patterns`` already in the scheduler's pattern syntax (an array's ``%a``).
 
-    :raises InvalidJobError: a queue, resource or variable name PBS cannot take.
+    :raises InvalidJobError: a queue, resource, variable name or log path PBS cannot take.
     """
     quote: Callable[[str], str] = shlex.quote if flavour == "slurm" else str
+    stdout, stderr = (job.stdout, job.stderr) if patterns else (log_path(job.stdout, flavour, "stdout"),
+                                                                log_path(job.stderr, flavour, "stderr"))
     queue = job.queue or opts.queue
     if queue and not _QUEUE.match(queue):
         raise InvalidJobError(f"queue {queue!r} is not a PBS queue name", "queue")
     bad = [name for name in job.env if not _ENV_NAME.match(name)]
     if bad:
         raise InvalidJobError(f"environment variable names {bad} cannot be passed by PBS", "vars")
-    argv = [qsub, "-N", legal_job_name(job.name, job.key), "-o", quote(job.stdout), "-e", quote(job.stderr)]
+    argv = [qsub, "-N", legal_job_name(job.name, job.key), "-o", quote(stdout), "-e", quote(stderr)]
     argv += ["-q", queue] if queue else []
     resources = resource_list({**opts.resources, **job.resources}, flavour)
     argv += ["-l", resources] if resources else []

@@ -52,6 +52,7 @@ def submit_array(executor: Executor, jobs: Sequence[JobSpec]) -> list[str]:
 
     :raises SchedulerCommandError: qsub refused the array (nothing was submitted).
     """
+    commands.check_paths(jobs)  # before the manifest is written
     manifest = launcher.write_manifest(jobs, os.path.dirname(jobs[0].stdout) or jobs[0].workdir)
     # SGE creates a log it does not find with its own umask (0644): make the tasks' logs owner-only first
     stem = os.path.splitext(manifest)[0]

@@ -65,6 +65,7 @@ __all__ = [
     "accounting_many",
     "accounting_records",
     "binary",
+    "check_paths",
     "delete",
     "find_submitted",
     "command_env",
@@ -282,7 +283,31 @@ def _env_args(env: Mapping[str, str]) -> list[str]:
 
 
 def path(path: str) -> str:
-    return f":{path}" if ":" in path else path  # SGE reads "host:path"; an empty host keeps the colon
+    """A path for ``-o``/``-e``: SGE reads ``host:path``, so an empty host keeps a colon in the path."""
+    return f":{path}" if ":" in path else path
+
+
+#: What SGE cannot carry in ``-wd``, ``-o`` and ``-e``: it expands ``$HOME``, ``$USER``, ``$JOB_ID``,
+#: ``$JOB_NAME``, ``$HOSTNAME`` and ``$TASK_ID`` there with no way to escape a ``$``, cuts a path at
+#: a newline, and reads ``-o`` and ``-e`` (not ``-wd``) as comma-separated lists.
+_PATH_LIMITS = (("$", "a '$' (SGE expands $HOME, $JOB_ID... in it)"), ("\n", "a newline"),
+                ("\r", "a carriage return"))
+_LOG_LIMITS = (*_PATH_LIMITS, (",", "a comma (SGE reads a list of paths)"))
+
+
+def check_paths(jobs: Sequence[JobSpec]) -> None:
+    """Refuse, before anything is submitted, a working directory or log path SGE would mangle.
+
+    :raises InvalidJobError: names the path and what SGE cannot carry in it.
+    """
+    for job in jobs:
+        for field in ("workdir", "stdout", "stderr"):
+            value = getattr(job, field)
+            for char, what in _PATH_LIMITS if field == "workdir" else _LOG_LIMITS:
+                if char in value:
+                    raise InvalidJobError(
+                        f"{field} path {value!r} contains {what}, which SGE cannot carry; choose a job_dir "
+                        f"(or workdir) without it", field)
 
 
 def shell_args(shebang: str | None) -> list[str]:
@@ -329,6 +354,7 @@ def submit(executor: Executor, job: JobSpec) -> str:
     A transient refusal (qmaster unreachable) is retried, but a ``qsub`` that timed out is not:
     it may have submitted the job, and a second try could run it twice.
     """
+    check_paths([job])
     argv = qsub_argv(binary(executor, "qsub"), executor, job, _shebang(job.script))
     proc = run(
         argv, timeout=float(executor.option("timeout", 60)), retries=int(executor.option("retries", 3)),

@@ -40,6 +40,7 @@ __all__ = [
     "array_task_ids",
     "cancel",
     "check",
+    "check_log_paths",
     "find_submitted",
     "finished_records",
     "legal_job_name",
@@ -214,6 +215,21 @@ def _pattern(path: str) -> str:
     return path.replace("%", "%%")
 
 
+def check_log_paths(jobs: Sequence[JobSpec]) -> None:
+    """Refuse a log path Slurm would change: a backslash in ``--output``/``--error`` turns off the
+    ``%`` patterns and is itself removed, and there is no way to escape it.
+
+    :raises InvalidJobError: names the path.
+    """
+    for job in jobs:
+        for kind in ("stdout", "stderr"):
+            value = getattr(job, kind)
+            if "\\" in value:
+                raise InvalidJobError(
+                    f"{kind} path {value!r} contains a backslash, which Slurm removes from log paths; "
+                    f"choose a job_dir without one", kind)
+
+
 def _job_args(
     sbatch: str, job: JobSpec, opts: Options, jobs: Sequence[JobSpec] = ()
 ) -> tuple[list[str], str | None]:
@@ -243,6 +259,7 @@ def submit_argv(sbatch: str, job: JobSpec, opts: Options) -> list[str]:
 
     :raises InvalidJobError: a partition, resource or variable name Slurm cannot take.
     """
+    check_log_paths([job])
     head, queue = _job_args(sbatch, job, opts)
     argv = [*head, f"--output={_pattern(job.stdout)}", f"--error={_pattern(job.stderr)}",
             *_common_args(job, opts, queue)]
@@ -262,7 +279,9 @@ def array_files(manifest: str) -> tuple[str, str]:
 def array_script(manifest: str, python: str | None = None) -> str:
     """The ``#!/bin/sh`` script every task of the array runs: it execs ``paraschut.arrays``."""
     command = " ".join(shlex.quote(a) for a in arrays.task_command(manifest, first=1, python=python))
-    return f"#!/bin/sh\n# paraschut job array: each task becomes its job (see {manifest})\nexec {command}\n"
+    # the manifest's path is quoted once, on the exec line: in a comment a newline in it would end
+    # the comment and run the rest of the path as a command
+    return f"#!/bin/sh\n# paraschut job array: each task becomes its job (see the manifest below)\nexec {command}\n"
 
 
 def submit_array_argv(sbatch: str, jobs: Sequence[JobSpec], opts: Options, script: str, logs: str) -> list[str]:
@@ -275,6 +294,7 @@ def submit_array_argv(sbatch: str, jobs: Sequence[JobSpec], opts: Options, scrip
     """
     if not jobs:
         raise InvalidJobError("an array needs at least one job", "jobs")
+    check_log_paths(jobs)
     head, queue = _job_args(sbatch, jobs[0], opts, jobs)
     argv = [*head, f"--array=1-{len(jobs)}", f"--output={logs}", f"--error={logs}",
             *_common_args(jobs[0], opts, queue)]

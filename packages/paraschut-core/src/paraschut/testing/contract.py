@@ -1,20 +1,27 @@
-"""The contract every executor plugin passes: submit, batched status, exit codes, cancel, environment."""
+"""The contract every executor plugin passes: submit, batched status, exit codes, cancel, environment,
+and hostile job names and paths that must reach the job intact and never run as shell code."""
 
 from __future__ import annotations
 
 import os
+import shlex
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from attrs import evolve
 
+from ..errors import ParaschutError
 from ..manager import ExecutorManager
-from ..models import COMPLETE, FAILED, Executor, JobSpec, JobStatus
+from ..models import COMPLETE, FAILED, Executor, JobSpec, JobStatus, Submission
 from ..plugins import get_plugin_manager
 
-__all__ = ["ExecutorContract", "make_spec", "wait_for_state", "write_script"]
+__all__ = [
+    "CANARY_NAME", "CANARY_VARIABLE", "HOSTILE_NAMES", "HOSTILE_PATHS", "HOSTILE_VALUES", "ExecutorContract",
+    "make_spec", "wait_for_state", "write_script",
+]
 
 #: Values that break naive quoting: they must reach the job byte for byte.
 HOSTILE_VALUES: dict[str, str] = {
@@ -24,6 +31,55 @@ HOSTILE_VALUES: dict[str, str] = {
     "PSU_DOLLAR": "$HOME and `id` and $(id)",
     "PSU_SEMI": "a;b|c&d>e",
     "PSU_UNICODE": "é😀",
+}
+
+#: The variable holding the canary file's path: hostile names and paths try to create it
+#: (``touch $PSU_CANARY``) if some shell ever evaluates them. It is set in the job's environment
+#: and in the submitting process's, so a shell on either side would find it. Payloads without a
+#: ``$`` (which some schedulers cannot carry in paths) create ``psu-canary`` in the shell's
+#: working directory instead: the test runs in the canary's folder, and the job's folders and
+#: the home directory are searched too.
+CANARY_VARIABLE = "PSU_CANARY"
+CANARY_NAME = "psu-canary"
+
+#: Job names (label -> name) that break naive quoting or option parsing. A scheduler may show a
+#: cleaned-up name, but the job must run as submitted and none of it may run as shell code.
+HOSTILE_NAMES: dict[str, str] = {
+    "command substitution": "$(touch $PSU_CANARY)",
+    "backquotes": "`touch $PSU_CANARY`",
+    "chaining": "x; touch $PSU_CANARY | cat & wait",
+    "relative payload": "`touch psu-canary`;touch psu-canary",
+    "newline": "first\nsecond; touch $PSU_CANARY",
+    "tab": "a\tb",
+    "leading dash": "-N evil -o /dev/null",
+    "glob": "*?[ab]{c,d}",
+    "quotes": "it's \"quoted\"",
+    "non-ASCII": "é😀 \u05e9\u05dc\u05d5\u05dd \u202eevil",
+    "percent": "%j %x %%",
+    "empty": "",
+    "long": "n" * 500,
+}
+
+#: Path parts (label -> one file-name component) used in a job's working directory, script,
+#: stdout and stderr paths. Each must reach the job byte for byte, or the executor must refuse
+#: the job with a ParaschutError before submitting it (and list the label in ``refused_paths``).
+HOSTILE_PATHS: dict[str, str] = {
+    "space": "a b  c",
+    "single quote": "it's",
+    "double quote": 'say "hi"',
+    "command substitution": "$(touch $PSU_CANARY)",
+    "backquotes": "`touch psu-canary`",
+    "chaining": "x;touch psu-canary|y&z",
+    "newline": "line1\nline2",
+    "tab": "a\tb",
+    "glob": "*?[x]",
+    "leading dash": "-o x",
+    "non-ASCII": "é😀\u05e9\u202eevil",
+    "percent": "100%j %x",
+    "dollar": "$HOME$JOB_ID${USER}",
+    "comma and colon": "a,b:c",
+    "backslash": "a\\nb\\",
+    "hash and at": "#x@y",
 }
 
 
@@ -168,6 +224,137 @@ class ExecutorContract:
         else:
             raise AssertionError("cancelled job still on the queue")
         assert not marker.exists()
+
+    # -- hostile names and paths --------------------------------------------------------------
+    #: Labels of HOSTILE_PATHS this executor refuses (with a ParaschutError, before submitting):
+    #: what its scheduler cannot carry. Document each one for your users.
+    refused_paths: ClassVar[frozenset[str]] = frozenset()
+    #: Labels of HOSTILE_NAMES this executor refuses.
+    refused_names: ClassVar[frozenset[str]] = frozenset()
+
+    def finish_jobs(
+        self, manager: ExecutorManager, executor: Executor, subs: Sequence[Submission]
+    ) -> dict[str, JobStatus]:
+        """Wait until every submitted job has finished (one batched status call per round) and
+        return their statuses. Executors that do not run jobs themselves override this to run
+        them (the file executor runs its script with bash)."""
+        if not self.runs_jobs:
+            pytest.skip(f"the {self.executor_name} executor does not run jobs itself")
+        ids = [s.cluster_id for s in subs]
+        deadline = time.monotonic() + self.timeout
+        while True:
+            statuses = manager.status(executor, ids) if ids else {}
+            if all(c in statuses and statuses[c].state in (COMPLETE, FAILED) for c in ids):
+                return statuses
+            assert time.monotonic() < deadline, f"jobs not finished in {self.timeout} s: {statuses}"
+            time.sleep(0.5)
+
+    @pytest.fixture
+    def canary(self, jobdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+        """The file a hostile name or path would create if a shell ever evaluated it."""
+        path = jobdir.parent / CANARY_NAME
+        monkeypatch.setenv(CANARY_VARIABLE, str(path))
+        monkeypatch.chdir(jobdir.parent)
+        return path
+
+    @staticmethod
+    def assert_no_canary(canary: Path) -> None:
+        """No shell ran a payload: neither canary exists, here, in a job's folder or in $HOME."""
+        found = [p for p in canary.parent.rglob(CANARY_NAME)] + [
+            p for p in (Path.home() / CANARY_NAME,) if p.exists()]
+        assert not found, f"a hostile name or path ran as shell code: {found}"
+
+    def _submit_each(
+        self, manager: ExecutorManager, executor: Executor, specs: Mapping[str, JobSpec], refused: frozenset[str],
+        what: str,
+    ) -> dict[str, Submission]:
+        """Submit each spec; a refusal must be a ParaschutError and declared in ``refused``."""
+        subs: dict[str, Submission] = {}
+        for label, spec in specs.items():
+            try:
+                subs[label] = manager.submit(executor, spec)
+            except ParaschutError as exc:
+                assert label in refused, f"{what} {label!r} refused but not declared in refused_{what}s: {exc}"
+                continue
+            assert label not in refused, f"{what} {label!r} is declared refused but was submitted"
+        return subs
+
+    def test_hostile_job_names_run_the_job_and_never_a_shell(
+        self, manager: ExecutorManager, executor: Executor, jobdir: Path, canary: Path
+    ) -> None:
+        specs = {}
+        for number, (label, name) in enumerate(HOSTILE_NAMES.items()):
+            result = jobdir / f"name{number}.txt"
+            body = f'printf "%s" "$PSU_VALUE" > {shlex.quote(str(result))}'
+            env = {"PSU_VALUE": f"ran {name}", CANARY_VARIABLE: str(canary)}
+            specs[label] = evolve(make_spec(jobdir, body, name="name", index=number, env=env), name=name)
+        subs = self._submit_each(manager, executor, specs, self.refused_names, "name")
+        statuses = self.finish_jobs(manager, executor, list(subs.values()))
+        for number, (label, name) in enumerate(HOSTILE_NAMES.items()):
+            if label not in subs:
+                continue
+            status = statuses.get(subs[label].cluster_id)
+            assert status is None or status.state == COMPLETE, (label, status)
+            assert (jobdir / f"name{number}.txt").read_bytes() == f"ran {name}".encode(), label
+        self.assert_no_canary(canary)
+
+    def _hostile_path_specs(self, jobdir: Path, canary: Path) -> dict[str, JobSpec]:
+        specs = {}
+        for number, (label, part) in enumerate(HOSTILE_PATHS.items()):
+            folder = jobdir / f"path{number}" / part
+            folder.mkdir(parents=True)
+            result = shlex.quote(str(jobdir / f"path{number}.txt"))
+            body = f'printf "%s" "$(pwd -P)" > {result}; echo "out {number}"; echo "err {number}" >&2'
+            script = write_script(folder / f"{part}.sh", body)
+            specs[label] = JobSpec(
+                batch_id=1, job_index=number, name=f"path {number}", script=script, workdir=str(folder.resolve()),
+                stdout=str(folder.resolve() / f"{part}.out"), stderr=str(folder.resolve() / f"{part}.err"),
+                env={CANARY_VARIABLE: str(canary)},
+            )
+        return specs
+
+    def _check_paths(self, specs: Mapping[str, JobSpec], subs: Mapping[str, Submission],
+                     statuses: Mapping[str, JobStatus], jobdir: Path) -> None:
+        for number, label in enumerate(HOSTILE_PATHS):
+            if label not in subs:
+                continue
+            spec, sub = specs[label], subs[label]
+            status = statuses.get(sub.cluster_id)
+            assert status is None or status.state == COMPLETE, (label, status)
+            assert (jobdir / f"path{number}.txt").read_bytes() == spec.workdir.encode(), label
+            assert Path(sub.stdout or spec.stdout).read_bytes() == f"out {number}\n".encode(), label
+            assert f"err {number}\n" in Path(sub.stderr or spec.stderr).read_text(), label
+
+    def test_hostile_paths_reach_the_job_intact(
+        self, manager: ExecutorManager, executor: Executor, jobdir: Path, canary: Path
+    ) -> None:
+        specs = self._hostile_path_specs(jobdir, canary)
+        subs = self._submit_each(manager, executor, specs, self.refused_paths, "path")
+        statuses = self.finish_jobs(manager, executor, list(subs.values()))
+        self._check_paths(specs, subs, statuses, jobdir)
+        self.assert_no_canary(canary)
+
+    def test_hostile_paths_reach_array_jobs_intact(
+        self, manager: ExecutorManager, executor: Executor, jobdir: Path, canary: Path
+    ) -> None:
+        if not manager.supports_arrays(executor):
+            pytest.skip(f"the {self.executor_name} executor does not submit arrays")
+        specs = self._hostile_path_specs(jobdir, canary)
+        subs: dict[str, Submission] = {}
+        every: list[Submission] = []
+        for label, spec in specs.items():  # an array of two jobs sharing the hostile script and folder
+            twin = evolve(spec, job_index=spec.job_index + 100, stdout=spec.stdout + "2", stderr=spec.stderr + "2")
+            try:
+                pair = manager.submit_array(executor, [spec, twin])
+            except ParaschutError as exc:
+                assert label in self.refused_paths, f"path {label!r} refused in an array but not declared: {exc}"
+                continue
+            assert label not in self.refused_paths, f"path {label!r} is declared refused but was submitted"
+            subs[label] = pair[0]
+            every += pair
+        statuses = self.finish_jobs(manager, executor, every)
+        self._check_paths(specs, subs, statuses, jobdir)
+        self.assert_no_canary(canary)
 
     def test_unknown_ids_are_left_out(self, manager: ExecutorManager, executor: Executor) -> None:
         if not self.runs_jobs:
