@@ -73,3 +73,20 @@ def test_claims_of_a_live_submitter_are_left_alone(env) -> None:  # noqa: ANN001
         conn.execute("UPDATE jobs SET state='submit', submitter=? WHERE JobIndex = 0", (submitter_token(),))
     assert psu.submit_jobs(Executor="fake") == 1
     assert psu.get_job_info(1, 0)["state"] == "submit" and psu.get_job_info(1, 0)["ClusterID"] is None
+
+
+def test_a_log_created_empty_before_submission_does_not_count_as_a_run(tmp_path) -> None:
+    import os
+    import time
+
+    from paraschut.submission import _log_written
+
+    log = tmp_path / "0.0.out"
+    log.write_text("")  # what build_spec creates, owner-only, before the intent is recorded
+    intended = time.time() + 1
+    assert not _log_written(str(log), intended)  # untouched since: the job never started
+    os.utime(log, (intended + 1, intended + 1))  # opened with O_TRUNC by the job's start
+    assert _log_written(str(log), intended)
+    log.write_text("started\n")
+    assert _log_written(str(log), time.time() + 100)
+    assert not _log_written(str(tmp_path / "missing.out"), 0) and not _log_written(None, 0)

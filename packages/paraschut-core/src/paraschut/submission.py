@@ -238,7 +238,7 @@ def _settle(
                 )
                 conn.execute(f"UPDATE log_history SET ClusterID=? WHERE {history}", (cid, batch, index, run))
                 continue
-            if found is not None and not (stdout and os.path.exists(stdout)):
+            if found is not None and not _log_written(stdout, intended):
                 conn.execute(f"DELETE FROM log_history WHERE {history}", (batch, index, run))
                 conn.execute(
                     f"UPDATE jobs SET state='{INIT}', submitter=NULL, updated=?, version=version+1 WHERE id=? "
@@ -260,6 +260,18 @@ def _settle(
             )
     for batch, index in released:
         session.manager.state_changed(batch, index, SUBMIT, INIT)
+
+
+def _log_written(path: str | None, since: Any) -> bool:
+    """True when a job's log shows it started: the core creates it empty before submitting (owner-only,
+    decision 24), so only content, or a write (open with O_TRUNC) after the intent, counts."""
+    if not path:
+        return False
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return st.st_size > 0 or st.st_mtime > float(since or 0.0)
 
 
 def _grace(session: Session) -> Any:
