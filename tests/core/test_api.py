@@ -330,7 +330,7 @@ def test_print_log_errors(env) -> None:
         psu.print_log(1, 9)
     with pytest.raises(psu.ParaschutError, match="no recorded runs"):
         psu.print_log(1, 0)
-    psu.submit_jobs()
+    psu.submit_jobs(Executor="fake")
     assert psu.print_log(1, 0, Verbose=False) == ""  # created empty (owner-only) at submission
     (stdout,) = get_session().index.query("SELECT stdout FROM log_history WHERE BatchID=1 AND JobIndex=0")[0]
     os.unlink(stdout)

@@ -117,8 +117,25 @@ def test_everything_paraschut_and_the_local_executor_create_is_owner_only(nested
     logs = sorted((batch1 / "logs").iterdir())
     assert [p.name for p in logs] == ["0.0.err", "0.0.out", "1.0.err", "1.0.out"]
     assert (batch1 / "logs" / "1.0.out").read_text() == "out b1j1\n"  # the job itself wrote them
-    assert mode(nested / "work" / "jobs" / "paraschut-jobs.sh") == 0o700  # the file executor's script
+    jobs_script = nested / "work" / "jobs" / "paraschut-jobs.sh"
+    assert mode(jobs_script) == 0o700  # the file executor's script
+    assert not (nested / "work" / "jobs" / "2" / "logs" / "0.0.out").exists()  # its line opens the logs
+    subprocess.run(["sh", str(jobs_script)], check=True)  # the user runs it, under umask 022
+    assert (nested / "work" / "jobs" / "2" / "logs" / "0.0.err").read_text() == "err b2j0\n"
     assert exposed(nested / "state", nested / "work") == []
+
+
+def test_the_file_executor_gives_the_job_the_users_umask(nested: Path, tmp_path: Path) -> None:
+    """Its logs are opened under umask 077, then the job runs under the umask of whoever runs the script."""
+    made = tmp_path / "made-by-the-job"
+    script = tmp_path / "job.sh"
+    script.write_text(f"#!/bin/sh\ntouch {made}\n")
+    script.chmod(0o755)
+    psu.add_batch_to_queue(1, [{"BatchID": 1, "JobIndex": 0, "priority": 1, "script": str(script)}])
+    assert psu.submit_jobs(Executor="file") == 1
+    subprocess.run(["sh", str(nested / "work" / "jobs" / "paraschut-jobs.sh")], check=True)
+    assert mode(made) == 0o644
+    assert [mode(p) for p in sorted((nested / "work" / "jobs" / "1" / "logs").iterdir())] == [0o600, 0o600]
 
 
 @pytest.mark.parametrize("journal", ["delete", "persist", "truncate"])

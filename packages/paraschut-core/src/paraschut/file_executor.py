@@ -25,17 +25,26 @@ def script_path(executor: Executor) -> str:
 
 
 def job_command(job: JobSpec) -> str:
-    """One shell line that runs the job in its own environment, with its logs: safely quoted."""
+    """One shell line that runs the job in its own environment, with its logs: safely quoted.
+
+    The logs are opened first, under umask 077 (owner-only, decision 24), then the user's umask
+    is restored for the job itself; so a missing working directory is reported in the job's stderr.
+    """
     env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(job.env.items()))
     return (
-        f"(cd {shlex.quote(job.workdir)} && env {env} {shlex.quote(job.script)}"
-        f" > {shlex.quote(job.stdout)} 2> {shlex.quote(job.stderr)})"
+        f"(_psu_umask=$(umask) && umask 077 && exec > {shlex.quote(job.stdout)} 2> {shlex.quote(job.stderr)}"
+        f" && umask \"$_psu_umask\" && cd {shlex.quote(job.workdir)} && env {env} {shlex.quote(job.script)})"
     )
 
 
 @hookimpl
 def paraschut_register_executors() -> Sequence[ExecutorInfo]:
-    return [ExecutorInfo(NAME, "append each job's command to a shell script to run later", supports_arrays=True)]
+    return [
+        ExecutorInfo(
+            NAME, "append each job's command to a shell script to run later", supports_arrays=True,
+            creates_private_logs=True,  # each line opens its logs under umask 077 (job_command)
+        )
+    ]
 
 
 def _append(executor: Executor, jobs: Sequence[JobSpec]) -> list[Submission]:

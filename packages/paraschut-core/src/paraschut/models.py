@@ -82,6 +82,10 @@ class ExecutorInfo:
     description: str = ""
     #: True when the plugin implements ``paraschut_submit_array``.
     supports_arrays: bool = False
+    #: True when the executor itself creates each job's stdout and stderr readable by their owner
+    #: only (0600) whatever the umask. Otherwise the core creates them empty and owner-only before
+    #: submitting, since a scheduler keeps the mode of a log that exists (decision 24).
+    creates_private_logs: bool = False
 
 
 @frozen

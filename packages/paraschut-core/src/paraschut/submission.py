@@ -122,8 +122,9 @@ def build_spec(
         spawn_id=None if spawn is None else spawn[0],
         run=run,
     )
-    # a scheduler keeps the mode of a log that exists; one it creates gets its own umask (0644)
-    create_private_files([spec.stdout, spec.stderr])
+    if not session.manager.check(executor).creates_private_logs:
+        # a scheduler keeps the mode of a log that exists; one it creates gets its own umask (0644)
+        create_private_files([spec.stdout, spec.stderr])
     return spec
 
 

@@ -39,7 +39,8 @@ NAME = "local"
 def paraschut_register_executors() -> Sequence[ExecutorInfo]:
     return [
         ExecutorInfo(
-            NAME, "run jobs on this machine as detached processes, max_workers at a time", supports_arrays=True
+            NAME, "run jobs on this machine as detached processes, max_workers at a time", supports_arrays=True,
+            creates_private_logs=True,  # the worker opens them 0600 (launch._open_log)
         )
     ]
 

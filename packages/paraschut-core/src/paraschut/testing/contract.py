@@ -356,6 +356,26 @@ class ExecutorContract:
         self._check_paths(specs, subs, statuses, jobdir)
         self.assert_no_canary(canary)
 
+    def test_logs_it_creates_itself_are_owner_only(
+        self, manager: ExecutorManager, executor: Executor, jobdir: Path
+    ) -> None:
+        """An executor whose ExecutorInfo says ``creates_private_logs`` makes each job's stdout and
+        stderr 0600 under a umask of 022 (the core does not create them for it), while what the job
+        itself creates keeps the usual mode."""
+        if not manager.check(executor).creates_private_logs:
+            pytest.skip(f"the core creates the {self.executor_name} executor's logs owner-only before submitting")
+        made = jobdir / "made-by-the-job"
+        spec = make_spec(jobdir, f"echo out; echo err >&2; touch {shlex.quote(str(made))}")
+        old = os.umask(0o022)
+        try:
+            sub = manager.submit(executor, spec)
+            self.finish_jobs(manager, executor, [sub])
+        finally:
+            os.umask(old)
+        for path in (sub.stdout or spec.stdout, sub.stderr or spec.stderr):
+            assert os.stat(path).st_mode & 0o777 == 0o600, f"{path}: {oct(os.stat(path).st_mode & 0o777)}"
+        assert os.stat(made).st_mode & 0o777 == 0o644, "the job's own files must keep the usual umask"
+
     def test_unknown_ids_are_left_out(self, manager: ExecutorManager, executor: Executor) -> None:
         if not self.runs_jobs:
             pytest.skip(f"the {self.executor_name} executor does not run jobs itself")
