@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -142,3 +144,15 @@ def test_queries_never_create_a_spool(manager: ExecutorManager, tmp_path: Path) 
     assert manager.cancel(executor, ["1"]) == []
     assert manager.summary(executor, "1") == {}
     assert not (tmp_path / "none").exists()
+
+
+def test_the_worker_imports_neither_paraschut_nor_attrs() -> None:
+    """Every worker pays its imports before its first job: it keeps to the standard library."""
+    probe = (
+        "import sys, paraschut_local.worker; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('paraschut', 'attr', 'attrs', 'psutil', "
+        "'subprocess', 'socket')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    assert HOST == socket.gethostname()

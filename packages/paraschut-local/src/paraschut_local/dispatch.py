@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
 import time
-
-from attrs import frozen
+from typing import TYPE_CHECKING, NamedTuple
 
 from .procs import alive, stamp
 from .spool import QUEUED, RUNNING, JobRow, Metrics, Spool
 
+if TYPE_CHECKING:  # imported when a worker is started: a worker that never starts one spares it
+    import subprocess
+
 __all__ = ["LOST", "Capacity", "dispatch", "fill", "reap", "start_worker"]
 
 LOST = "lost: worker killed, exit code unknown"
-HOST = socket.gethostname()
+HOST = os.uname().nodename  # what socket.gethostname() returns, without importing socket
 #: Seconds between two reaps by one process (a status call always reaps).
 REAP_EVERY = 0.5
 
@@ -24,8 +24,7 @@ _children: list[subprocess.Popen[bytes]] = []
 _last_reap: dict[str, float] = {}
 
 
-@frozen
-class Capacity:
+class Capacity(NamedTuple):
     """What the machine lends to local jobs: CPU slots and bytes of memory."""
 
     cpus: int
@@ -49,6 +48,8 @@ def _reap_children() -> None:
 
 def start_worker(spool_dir: str, job_id: int, cap: Capacity) -> tuple[int, float]:
     """Start a detached worker for ``job_id``; returns its (pid, stamp)."""
+    import subprocess
+
     _reap_children()
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ)

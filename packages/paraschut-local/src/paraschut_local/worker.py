@@ -8,7 +8,6 @@ import os
 import select
 import sys
 import time
-import traceback
 from collections.abc import Sequence
 
 from .dispatch import REAP_EVERY, Capacity, fill, reap
@@ -87,6 +86,8 @@ def serve(spool_dir: str, first: int, cap: Capacity) -> None:
 
 
 def _log_crash(spool_dir: str) -> None:
+    import traceback  # only when it crashed: every worker's start-up counts
+
     path = os.path.join(spool_dir, "worker-errors.log")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     with os.fdopen(fd, "a") as out:
