@@ -151,7 +151,7 @@ def _check_ids(job: Mapping[str, Any]) -> None:
         raise InvalidJobError(f"must be a whole number >= 0 (64-bit), not {index!r}", "JobIndex")
 
 
-def _check_types(job: Mapping[str, Any]) -> None:
+def _check_types(job: Mapping[str, Any], nul: bool = True) -> None:
     priority = job.get("priority", 1)
     if not isinstance(priority, (int, float)) or isinstance(priority, bool) or not math.isfinite(priority):
         raise InvalidJobError(f"must be a number, not {priority!r}", "priority")
@@ -171,6 +171,11 @@ def _check_types(job: Mapping[str, Any]) -> None:
     resources = job.get("resources")
     if resources is not None and not isinstance(resources, dict):
         raise InvalidJobError(f"must be a dict, not {resources!r}", "resources")
+    if nul:
+        _check_nul(job)
+
+
+def _check_nul(job: Mapping[str, Any]) -> None:
     for field in _TO_SCHEDULER:
         if field in job and _holds_nul(job[field]):
             raise InvalidJobError("contains a NUL character, which no scheduler or command line can carry", field)
@@ -178,6 +183,7 @@ def _check_types(job: Mapping[str, Any]) -> None:
 
 #: Fields that reach a scheduler's command line, a job's environment or a file name.
 _TO_SCHEDULER = ("name", "script", "workdir", "queue", "vars", "resources", "executor")
+_TO_SCHEDULER_SET = frozenset(_TO_SCHEDULER)
 
 
 def _holds_nul(value: Any) -> bool:
@@ -208,6 +214,24 @@ def _exact(value: Any) -> bool:
     return False
 
 
+def _exact_carried(value: Any) -> bool:
+    """:func:`_exact`, and no NUL in any string: for the fields a scheduler carries (one walk)."""
+    kind = type(value)
+    if kind is str:
+        return "\x00" not in value and valid_text(value)
+    if value is None or kind is bool:
+        return True
+    if kind is int:
+        return -(2**63) <= value < 2**63
+    if kind is float:
+        return math.isfinite(value)
+    if kind is list:
+        return all(_exact_carried(v) for v in value)
+    if kind is dict:
+        return all(type(k) is str and "\x00" not in k and valid_text(k) and _exact_carried(v) for k, v in value.items())
+    return False
+
+
 def normalise(job: Mapping[str, Any]) -> dict[str, Any]:
     """Return the job's fields as JSON-storable data, or raise naming the first bad field."""
     out: dict[str, Any] = {}
@@ -224,16 +248,18 @@ def validate_job(job: Mapping[str, Any], copy: bool = True) -> dict[str, Any]:
     """Validate a whole job before it is written; returns the normalised fields (``copy=False``:
     the caller's own dict when nothing needed converting)."""
     _check_ids(job)
-    _check_types(job)
+    _check_types(job, nul=False)  # NULs: checked by the walk below, and named by _check_nul if found
     # fast path: plain JSON data is stored as it is; anything else is converted or refused by name
     exact = True
     for key, value in job.items():
         if type(key) is not str or not key.isascii() and not valid_text(key) or value is not None and (
+            not _exact_carried(value) if key in _TO_SCHEDULER_SET else
             not value.isascii() and not valid_text(value) if type(value) is str else not _exact(value)
         ):
             exact = False
             break
     if not exact:
+        _check_nul(job)
         out = normalise(job)
         json.dumps(out, allow_nan=False)  # normalise converted everything; prove it encodes
     elif not copy and isinstance(job, dict):
