@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING, NamedTuple
 
 from .procs import alive, stamp
-from .spool import QUEUED, RUNNING, JobRow, Metrics, Spool
+from .spool import RUNNING, JobRow, Metrics, Spool
 
 if TYPE_CHECKING:  # imported when a worker is started: a worker that never starts one spares it
     import subprocess
@@ -81,17 +81,6 @@ def reap(spool: Spool) -> None:
             spool.finish(row.id, Metrics(None, "cancelled" if row.cancel else LOST))
 
 
-def _queue_head(spool: Spool, cap: Capacity, free: int) -> list[JobRow]:
-    """The first ``free`` queued jobs that could ever run; those that never can are failed on the way."""
-    while True:
-        rows = spool.in_state(QUEUED, limit=free)
-        never = [row for row in rows if not cap.fits(row.cpus, row.mem)]
-        if not never:
-            return rows
-        for row in never:
-            spool.finish(row.id, Metrics(None, cap.never_fits_reason(row.cpus, row.mem)))
-
-
 def fill(spool: Spool, cap: Capacity, spool_dir: str, me: tuple[int, float] | None = None) -> JobRow | None:
     """Hand queued jobs that fit (in submission order) to workers (call inside a transaction).
 
@@ -101,23 +90,27 @@ def fill(spool: Spool, cap: Capacity, spool_dir: str, me: tuple[int, float] | No
     :param me: a worker's own (pid, stamp): it takes the first job itself instead of a new worker.
     :returns: the job given to ``me`` (as claimed), if any.
     """
-    used_cpus, used_mem = spool.usage()
-    free = cap.cpus - used_cpus
-    if free <= 0:
-        return None
+    while True:
+        # at most cap.cpus jobs can start (each takes a CPU at least); usage comes with the head
+        head, used_cpus, used_mem = spool.queue_head(cap.cpus)
+        never = [(job_id, cpus, mem) for job_id, cpus, mem in head if not cap.fits(cpus, mem)]
+        if not never:
+            break
+        for job_id, cpus, mem in never:
+            spool.finish(job_id, Metrics(None, cap.never_fits_reason(cpus, mem)))
     mine = None
-    for row in _queue_head(spool, cap, free):
-        if used_cpus + row.cpus > cap.cpus or used_mem + row.mem > cap.mem:
+    for job_id, cpus, mem in head:
+        if used_cpus + cpus > cap.cpus or used_mem + mem > cap.mem:
             break
         if me is not None and mine is None:
-            mine = spool.claim(row.id, HOST, *me)
+            mine = spool.claim(job_id, HOST, *me)
         else:
             try:
-                pid, started = start_worker(spool_dir, row.id, cap)
+                pid, started = start_worker(spool_dir, job_id, cap)
             except OSError:  # no process could be made now (EAGAIN, ENOMEM): the job stays queued
                 break
-            spool.claim(row.id, HOST, pid, started)
-        used_cpus, used_mem = used_cpus + row.cpus, used_mem + row.mem
+            spool.claim(job_id, HOST, pid, started)
+        used_cpus, used_mem = used_cpus + cpus, used_mem + mem
     return mine
 
 

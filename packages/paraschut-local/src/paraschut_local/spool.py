@@ -251,6 +251,19 @@ class Spool:
         )
         return int(cpus), int(mem)
 
+    def queue_head(self, limit: int) -> tuple[list[tuple[int, int, int]], int, int]:
+        """The first ``limit`` queued jobs as (id, cpus, mem), with the CPUs and memory running
+        jobs take, in one query (a worker asks after every job it ran)."""
+        rows = self._rows(
+            "SELECT id, cpus, mem, (SELECT COALESCE(SUM(cpus), 0) FROM jobs WHERE state = ?1),"
+            " (SELECT COALESCE(SUM(mem), 0) FROM jobs WHERE state = ?1)"
+            " FROM jobs WHERE state = ?2 ORDER BY id LIMIT ?3",
+            (RUNNING, QUEUED, limit),
+        )
+        if not rows:
+            return [], 0, 0
+        return [(int(r[0]), int(r[1]), int(r[2])) for r in rows], int(rows[0][3]), int(rows[0][4])
+
     def position(self, job_id: int) -> int:
         """How many queued jobs are ahead of this one."""
         ((count,),) = self._rows("SELECT COUNT(*) FROM jobs WHERE state = ? AND id < ?", (QUEUED, job_id))
