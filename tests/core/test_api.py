@@ -334,12 +334,23 @@ def test_print_log_errors(env) -> None:
     assert psu.print_log(1, 0, Verbose=False) == ""  # created empty (owner-only) at submission
     (stdout,) = get_session().index.query("SELECT stdout FROM log_history WHERE BatchID=1 AND JobIndex=0")[0]
     os.unlink(stdout)
+    assert psu.print_log(1, 0, Verbose=False) == ""  # still queued: no log yet reads as empty
+    psu.set_job_field(1, 0, Field="state", Value="run")  # it started: a missing log is named
     with pytest.raises(psu.ParaschutError, match="does not exist"):
         psu.print_log(1, 0)
     with pytest.raises(psu.ParaschutError, match="LogIdx"):
         psu.print_log(1, 0, LogIdx=5)
     with pytest.raises(psu.ParaschutError):
         psu.print_log(1, 0, "stdin")
+
+
+def test_print_log_of_a_job_the_file_executor_has_not_run_is_empty(env) -> None:
+    # the file executor's line creates the logs when the user runs it: until then, empty
+    psu.add_batch_to_queue(1, [job(0)])
+    assert psu.submit_jobs() == 1
+    (stdout,) = get_session().index.query("SELECT stdout FROM log_history WHERE BatchID=1 AND JobIndex=0")[0]
+    assert not os.path.exists(stdout)
+    assert psu.print_log(1, 0, Verbose=False) == "" and psu.print_log(1, 0, "stderr", Verbose=False) == ""
 
 
 def test_print_log_asks_the_executor_where_a_log_went(env, tmp_path: Path) -> None:
@@ -361,6 +372,7 @@ def test_print_log_asks_the_executor_where_a_log_went(env, tmp_path: Path) -> No
     (row,) = get_session().index.query("SELECT stdout, stderr, ClusterID FROM log_history WHERE BatchID=1")
     os.unlink(row["stdout"])
     os.unlink(row["stderr"])
+    psu.set_job_field(1, 0, Field="state", Value="run")  # it started and wrote its logs elsewhere
     elsewhere.write_text("found it\n")
     assert psu.print_log(1, 0, Verbose=False) == "found it"
     assert asked == [(row["stdout"], row["ClusterID"])]

@@ -136,9 +136,13 @@ def print_log(
     if not path or not os.path.exists(path):
         path = _discovered_log(session, entry, LogKey) or path
     if not path or not os.path.exists(path):
-        raise ParaschutError(f"the {LogKey} of job {BatchID}/{JobIndex} ({path}) does not exist (yet)")
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        lines = fh.read().splitlines()
+        if _waiting_to_start(session, entry, history):
+            lines: list[str] = []  # queued, not started: its log is empty, whoever creates it
+        else:
+            raise ParaschutError(f"the {LogKey} of job {BatchID}/{JobIndex} ({path}) does not exist")
+    else:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            lines = fh.read().splitlines()
     if pattern is not None:
         lines = [line for line in lines if pattern.search(line)]
     if Lines:
@@ -147,6 +151,27 @@ def print_log(
     if Verbose:
         print(text)
     return text
+
+
+def _waiting_to_start(session: Session, entry: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> bool:
+    """True when ``entry`` is the newest run of its job (or spawn) and that run is still queued.
+
+    SGE, Slurm and PBS get their logs created empty before submission (decision 24); the local
+    and file executors create them when the job starts: until then the log reads as empty, the same
+    on every executor."""
+    spawn = entry["SpawnID"]
+    if any(e["id"] > entry["id"] and e["SpawnID"] == spawn for e in history):
+        return False  # a later run of the same job (or spawn) exists
+    if spawn is None:
+        job = session.index.query(
+            "SELECT state FROM jobs WHERE BatchID=? AND JobIndex=?", (entry["BatchID"], entry["JobIndex"])
+        )
+        return bool(job) and job[0]["state"] == models.SUBMIT
+    rows = session.index.query(
+        "SELECT state FROM spawns WHERE BatchID=? AND JobIndex=? AND SpawnID=?",
+        (entry["BatchID"], entry["JobIndex"], spawn),
+    )
+    return bool(rows) and rows[0]["state"] == models.SUBMIT
 
 
 def _discovered_log(session: Session, entry: Mapping[str, Any], key: str) -> str | None:
