@@ -90,3 +90,76 @@ def test_a_log_created_empty_before_submission_does_not_count_as_a_run(tmp_path)
     log.write_text("started\n")
     assert _log_written(str(log), time.time() + 100)
     assert not _log_written(str(tmp_path / "missing.out"), 0) and not _log_written(None, 0)
+
+
+class Uncertain(FakeExecutor):
+    """A fake executor whose first submission may have worked: it times out without an answer."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.calls = 0
+        self.knows: dict[str, str] | None = None  # what paraschut_find_submitted answers
+
+    @hookimpl
+    def paraschut_submit(self, executor: Any, job: Any) -> Submission | None:
+        if executor.name != self.name:
+            return None
+        self.calls += 1
+        if self.calls == 1:
+            raise psu.SchedulerCommandError(["fakesub", job.script], None, "", timed_out=True)
+        return super().paraschut_submit(executor, job)
+
+
+class Lookup:
+    def __init__(self, fake: Uncertain) -> None:
+        self.fake = fake
+
+    @hookimpl
+    def paraschut_find_submitted(self, executor: Any, jobs: Any, since: float) -> Any:
+        return self.fake.knows if executor.name == self.fake.name else None
+
+
+def _held(monkeypatch: pytest.MonkeyPatch, env: Any) -> Uncertain:
+    """Job 1/0 held after an uncertain submission to 'unsure', with no grace left."""
+    from paraschut import submission
+
+    unsure = Uncertain("unsure")
+    env.manager.pm.register(unsure, name="unsure")
+    psu.add_batch_to_queue(1, [job(0)])
+    with pytest.raises(psu.UncertainSubmissionError):
+        psu.submit_jobs(Executor="unsure")
+    held = psu.get_job_info(1, 0)
+    assert (held["state"], held["ClusterID"]) == ("submit", None)
+    assert psu.submit_jobs(Executor="unsure") == 0  # within the grace: left alone
+    monkeypatch.setattr(submission, "_grace", lambda session: lambda name: 0.0)
+    return unsure
+
+
+def test_a_held_job_stays_held_when_the_plugin_cannot_look_it_up(env, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    unsure = _held(monkeypatch, env)
+    for _ in range(2):
+        assert psu.submit_jobs(Executor="unsure") == 0
+        held = psu.get_job_info(1, 0)
+        assert (held["state"], held["ClusterID"]) == ("submit", None) and "may have queued" in held["submit_error"]
+    assert unsure.submitted == []  # never submitted again
+
+
+def test_a_held_job_the_scheduler_has_is_recorded_with_its_id(env, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    unsure = _held(monkeypatch, env)
+    env.manager.pm.register(Lookup(unsure), name="lookup")
+    unsure.knows = {"psu1_0": "unsure-77"}
+    assert psu.submit_jobs(Executor="unsure") == 0
+    found = psu.get_job_info(1, 0)
+    assert (found["state"], found["ClusterID"]) == ("submit", "unsure-77")
+    assert unsure.submitted == []
+
+
+def test_a_held_job_the_scheduler_never_had_is_submitted_once(env, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    unsure = _held(monkeypatch, env)
+    env.manager.pm.register(Lookup(unsure), name="lookup")
+    unsure.knows = {}
+    assert psu.submit_jobs(Executor="unsure") == 0  # looked up after this call's claim: back to init
+    assert psu.get_job_info(1, 0)["state"] == "init"
+    assert psu.submit_jobs(Executor="unsure") == 1
+    assert [cid for cid, _ in unsure.submitted] == ["unsure-0"]
+    assert psu.get_job_info(1, 0)["ClusterID"] == "unsure-0"

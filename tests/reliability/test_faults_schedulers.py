@@ -149,8 +149,15 @@ def assert_index_true(sched: Scheduler, resubmitted: bool = False) -> None:
     db = os.environ["PARASCHUT_DB"]
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    live = sched.live()
     jobs = get_session().index.jobs()
+    live = sched.live()
+    deadline = time.monotonic() + 30
+    # a job that marked itself complete is still on the queue until its script exits (and SGE's
+    # epilogue runs): wait for it to leave rather than call that a disagreement
+    while any(row["state"] in ("complete", "failed") and str(row["name"]) in live for row in jobs):
+        assert time.monotonic() < deadline, f"finished jobs still on the scheduler: {live}"
+        time.sleep(0.5)
+        live = sched.live()
     for row in jobs:
         name = str(row["name"])
         on_queue = live.get(name, [])
@@ -214,6 +221,32 @@ def test_an_uncertain_submission_is_never_submitted_twice(sched: Scheduler, tmp_
         assert sched.live().get(name) is None
         assert psu.qdel_job(1, 0) == 1 and job()["state"] == "init"
         assert psu.submit_jobs() == 1 and job()["ClusterID"]
+    assert sched.submissions(name) == 1
+    assert_index_true(sched)
+
+
+@pytest.mark.parametrize("fault", ["hang", "submitted_then_socket_timeout"])
+def test_a_held_submission_is_looked_up_once_the_timeout_has_passed(
+    sched: Scheduler, tmp_path: Path, fault: str
+) -> None:
+    """A job that never calls get_job_info(SetID=True) is not left in submit for a person to find:
+    once held for the executor's timeout, the next submit_jobs asks the scheduler by its stdout."""
+    name = add_job(sched, tmp_path, "sleep 300")
+    sched.shims.on(sched.submit, SUBMIT_FAULTS[fault])
+    with pytest.raises(UncertainSubmissionError):
+        psu.submit_jobs()
+    assert (job()["state"], job()["ClusterID"]) == ("submit", None)
+    assert psu.submit_jobs() == 0  # held for less than the timeout: left alone
+    assert (job()["state"], job()["ClusterID"]) == ("submit", None)
+    time.sleep(TIMEOUT + 0.5)
+    submitted = psu.submit_jobs()
+    if fault == "hang":  # the scheduler never had it: back to init, then submitted once
+        assert submitted == 0 and (job()["state"], job()["ClusterID"]) == ("init", None)
+        assert psu.submit_jobs() == 1
+        assert sched.live()[name] == [job()["ClusterID"]]
+    else:  # it had it: recorded with the scheduler's id, as if the answer had come
+        assert submitted == 0 and job()["state"] == "submit"
+        assert sched.live()[name] == [job()["ClusterID"]]
     assert sched.submissions(name) == 1
     assert_index_true(sched)
 

@@ -28,6 +28,7 @@ from .errors import (
     PluginLoadError,
     SchedulerCommandError,
     SchedulerNotFoundError,
+    UncertainSubmissionError,
     UnknownExecutorError,
 )
 from .hookspecs import hookimpl, hookspec
@@ -74,6 +75,7 @@ __all__ = [
     "SchedulerCommandError",
     "SchedulerNotFoundError",
     "Submission",
+    "UncertainSubmissionError",
     "UnknownExecutorError",
     "__version__",
     "add_batch_to_queue",

@@ -81,10 +81,12 @@ def paraschut_find_submitted(
     """Find which of these submissions the scheduler has, by their stdout path (unique to a job's run).
 
     Asked after a submitter died between handing jobs to the scheduler and recording its answer
-    (a killed ``submit_jobs``): a job found is recorded with its id, a job not found is submitted
-    again. So answer only from what the scheduler knows (queued, running, or finished jobs it
-    still remembers), and answer ``None`` rather than guess. Optional: without it, such jobs are
-    marked failed for the user to check.
+    (a killed ``submit_jobs``), and about jobs held after an uncertain submission (a ``qsub`` that
+    timed out or answered without an id), once the executor's ``timeout`` has passed: a job found
+    is recorded with its id, a job not found is submitted again. So answer only from what the
+    scheduler knows (queued, running, or finished jobs it still remembers), and answer ``None``
+    rather than guess. Optional: without it, a dead submitter's jobs are marked failed for the
+    user to check, and held jobs stay held.
 
     Stops at first non-None result.
 

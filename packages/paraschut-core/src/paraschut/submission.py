@@ -128,6 +128,20 @@ def build_spec(
     return spec
 
 
+#: The ``submitter`` of a job held after an uncertain submission: ``held:<epoch when held>``.
+HELD = "held:"
+
+
+def _held_since(token: str) -> float | None:
+    """When a held job was held (None: ``token`` is a submitter's claim, not a hold)."""
+    if not token.startswith(HELD):
+        return None
+    try:
+        return float(token[len(HELD):])
+    except ValueError:
+        return 0.0
+
+
 def _claim_alive(token: str) -> bool:
     """Whether the process that claimed jobs (``host:pid:start``) may still be submitting them."""
     host, _, rest = token.partition(":")
@@ -149,17 +163,22 @@ def _release_dead_claims(
     log_history) may be on the scheduler nonetheless: once its intent is older than ``grace(executor)``
     (an orphaned qsub may still be talking to the scheduler until then), this process takes the claim
     over and returns (job id, BatchID, JobIndex, executor, run, stdout, stderr, intent time, dead
-    token) for :func:`reconcile`; younger ones are left alone. Also returns the (BatchID, JobIndex)
-    of the jobs returned to init.
+    token) for :func:`reconcile`; younger ones are left alone. Jobs held after an uncertain
+    submission (decision 25) are returned the same way once held for ``grace``. Also returns the
+    (BatchID, JobIndex) of the jobs returned to init.
     """
     rows = conn.execute(
         f"SELECT id, submitter, BatchID, JobIndex, executor FROM jobs INDEXED BY jobs_pending_claims "
         f"WHERE submitter IS NOT NULL AND state='{SUBMIT}' AND ClusterID IS NULL"
     ).fetchall()
-    dead = [r for r in rows if not _claim_alive(r[1])]
+    now = time.time()
+    dead = []
+    for r in rows:
+        held = _held_since(r[1])
+        if held is None and not _claim_alive(r[1]) or held is not None and now - held >= grace(r[4]):
+            dead.append(r)
     if not dead:
         return [], []
-    now = time.time()
     doubtful: list[tuple[Any, ...]] = []
     waiting: set[int] = set()
     for row in dead:
@@ -169,6 +188,8 @@ def _release_dead_claims(
             (row[2], row[3]),
         ).fetchone()
         if intent is None:
+            if _held_since(row[1]) is not None:
+                waiting.add(row[0])  # nothing to look it up by: it stays held (never run twice)
             continue
         if now - float(intent[3] or 0.0) < grace(row[4]):
             waiting.add(row[0])
@@ -248,11 +269,18 @@ def _settle(
                 )
                 released.append((batch, index))
                 continue
+            if found is None and _held_since(row[8]) is not None:
+                # held after an uncertain submission, and the plugin cannot look it up: it stays
+                # held, as before lookups existed (decision 25: a person checks and resets it)
+                conn.execute("UPDATE jobs SET submitter=? WHERE id=?", (row[8], job_id))
+                continue
+            how = (
+                f"its submission to {name!r} was uncertain" if _held_since(row[8]) is not None else
+                f"its submitter died while submitting it to {name!r}"
+            )
             why = (
-                f"its submitter died while submitting it to {name!r}, which cannot tell whether it has the job"
-                if found is None else
-                f"its submitter died while submitting it to {name!r}; the job ran (its log {stdout} exists) but "
-                f"the scheduler no longer knows it"
+                f"{how}, and {name!r} cannot tell whether it has the job" if found is None else
+                f"{how}; the job ran (its log {stdout} exists) but the scheduler no longer knows it"
             )
             conn.execute(
                 f"UPDATE jobs SET state='{FAILED}', submitter=NULL, updated=?, version=version+1, "
@@ -410,16 +438,18 @@ def _release(session: Session, jobs: Sequence[Mapping[str, Any]], error: str) ->
 
 
 def _hold_uncertain(session: Session, jobs: Sequence[Mapping[str, Any]], error: str) -> None:
-    """Keep jobs the scheduler may have queued in submit, without a cluster id or a claim (so no
-    submitter, dead or alive, returns them to init), with the reason in ``submit_error``; their
-    intent stays in log_history."""
+    """Keep jobs the scheduler may have queued in submit, without a cluster id, held (``held:<now>``
+    instead of a claim, so no submitter returns them to init), with the reason in
+    ``submit_error``; their intent stays in log_history. Once held for the executor's grace, the
+    next ``submit_jobs`` asks the scheduler for them by their intent (:func:`reconcile`)."""
     patch = json.dumps({"submit_error": error})
+    now = time.time()
     with session.index.write() as conn:
         for job in jobs:
             conn.execute(
-                "UPDATE jobs SET submitter=NULL, submit_time=?, updated=?, version=version+1, "
+                "UPDATE jobs SET submitter=?, submit_time=?, updated=?, version=version+1, "
                 "metadata=json_patch(metadata, ?) WHERE BatchID=? AND JobIndex=? AND state=? AND ClusterID IS NULL",
-                (time.time(), time.time(), patch, job["BatchID"], job["JobIndex"], SUBMIT),
+                (f"{HELD}{now:.3f}", now, now, patch, job["BatchID"], job["JobIndex"], SUBMIT),
             )
 
 
