@@ -174,8 +174,13 @@ node_ready() { # the running slurmd registered, the node takes jobs, the schedul
   ticks="$(sed 's/^.*) //' "/proc/$(cat /run/slurmd.pid)/stat" | awk '{print $20}')"
   born=$(( $(awk '/^btime/{print $2}' /proc/stat) + ticks / $(getconf CLK_TCK) ))
   case "$st" in *DRAIN*|*DOWN*) scontrol update nodename="$NODE" state=resume 2>/dev/null; return 1;; esac
-  [ "$reg" -ge $(( born - 2 )) ] || return 1            # IDLE restored from state files is stale
   case "$st" in IDLE*|MIXED*|ALLOCATED*) ;; *) return 1;; esac
+  if [ "$reg" -lt $(( born - 2 )) ]; then               # IDLE restored from state files is stale,
+    # unless a controller that kept an earlier registration across a quick slurmd restart: after
+    # a few seconds, a probe job that runs settles it
+    [ "$(date +%s)" -ge $(( ${READY_SINCE:-0} + 5 )) ] || return 1
+    timeout 30 srun -N 1 -n 1 -t 1 true >/dev/null 2>&1 || return 1
+  fi
   case "$STARTED" in *slurmctld*) [ "${SCHED:-0}" -ge 1 ] || { SCHED="$(sched_cycles)"; [ "${SCHED:-0}" -ge 1 ]; };; esac
 }
 
@@ -193,7 +198,7 @@ do_start() {
   wait_for 15 sh -c 'scontrol ping | grep -q "is UP"' || die "slurmctld does not answer"
   start_daemon slurmd /run/slurmd.pid /usr/sbin/slurmd -N "$NODE"
   # A freshly started slurmctld schedules its first cycle ~3 s in: jobs submitted earlier wait.
-  local end=$(( $(date +%s) + READY_TIMEOUT ))
+  local end=$(( $(date +%s) + READY_TIMEOUT )); READY_SINCE="$(date +%s)"
   until node_ready; do
     [ "$(date +%s)" -lt "$end" ] || die "node $NODE not usable after ${READY_TIMEOUT}s (state $(node_field State))"
     sleep 0.2
@@ -242,7 +247,7 @@ start_node() {
   local end; STARTED=""; CHANGED=0
   running /run/slurmctld.pid slurmctld >/dev/null || die "slurmctld is not running: use start"
   start_daemon slurmd /run/slurmd.pid /usr/sbin/slurmd -N "$NODE"
-  end=$(( $(date +%s) + READY_TIMEOUT ))
+  end=$(( $(date +%s) + READY_TIMEOUT )); READY_SINCE="$(date +%s)"
   until node_ready; do
     [ "$(date +%s)" -lt "$end" ] || die "node $NODE not usable after ${READY_TIMEOUT}s (state $(node_field State))"
     sleep 0.2
