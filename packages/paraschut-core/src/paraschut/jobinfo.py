@@ -196,11 +196,12 @@ def _holds_nul(value: Any) -> bool:
     return False
 
 
-def _exact(value: Any) -> bool:
-    """True when ``value`` is JSON data that round-trips exactly (no tuples, str keys, int64, finite)."""
+def _exact(value: Any, carried: bool = False) -> bool:
+    """True when ``value`` is JSON data that round-trips exactly (no tuples, str keys, int64, finite);
+    ``carried``: and no NUL in any string, for the fields a scheduler carries (one walk for both)."""
     kind = type(value)
     if kind is str:
-        return valid_text(value)
+        return valid_text(value) and not (carried and "\x00" in value)
     if value is None or kind is bool:
         return True
     if kind is int:
@@ -208,27 +209,12 @@ def _exact(value: Any) -> bool:
     if kind is float:
         return math.isfinite(value)
     if kind is list:
-        return all(_exact(v) for v in value)
+        return all(_exact(v, carried) for v in value)
     if kind is dict:
-        return all(type(k) is str and valid_text(k) and _exact(v) for k, v in value.items())
-    return False
-
-
-def _exact_carried(value: Any) -> bool:
-    """:func:`_exact`, and no NUL in any string: for the fields a scheduler carries (one walk)."""
-    kind = type(value)
-    if kind is str:
-        return "\x00" not in value and valid_text(value)
-    if value is None or kind is bool:
-        return True
-    if kind is int:
-        return -(2**63) <= value < 2**63
-    if kind is float:
-        return math.isfinite(value)
-    if kind is list:
-        return all(_exact_carried(v) for v in value)
-    if kind is dict:
-        return all(type(k) is str and "\x00" not in k and valid_text(k) and _exact_carried(v) for k, v in value.items())
+        return all(
+            type(k) is str and valid_text(k) and not (carried and "\x00" in k) and _exact(v, carried)
+            for k, v in value.items()
+        )
     return False
 
 
@@ -253,7 +239,7 @@ def validate_job(job: Mapping[str, Any], copy: bool = True) -> dict[str, Any]:
     exact = True
     for key, value in job.items():
         if type(key) is not str or not key.isascii() and not valid_text(key) or value is not None and (
-            not _exact_carried(value) if key in _TO_SCHEDULER_SET else
+            not _exact(value, True) if key in _TO_SCHEDULER_SET else
             not value.isascii() and not valid_text(value) if type(value) is str else not _exact(value)
         ):
             exact = False
