@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,20 @@ def index_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     from paraschut.session import reset_sessions
 
     reset_sessions()
+
+
+@pytest.fixture
+def time_zone() -> Iterator[Callable[[str], None]]:
+    """Switch this process's local time zone (``TZ``, then ``time.tzset()``); restored afterwards."""
+    before = os.environ.get("TZ")
+
+    def switch(zone: str) -> None:
+        os.environ["TZ"] = zone
+        time.tzset()
+
+    yield switch
+    if before is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = before
+    time.tzset()

@@ -1,5 +1,6 @@
 """End to end on every executor with a real backend: the README's example pipeline unchanged, a failing
-job, qdel, a missing job and a spawning job, through the public API only.
+job, qdel, a missing job, a spawning job and the start and end times the scheduler reports, through
+the public API only.
 
 local runs everywhere; sge needs the SGE that tests/clusters/sge.sh starts; pbs (through Slurm's PBS
 wrappers) and slurm need the Slurm that tests/clusters/slurm.sh starts. Absent schedulers skip with the reason (and fail
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import paraschut as psu
-from paraschut.session import reset_sessions
+from paraschut.session import get_session, reset_sessions
 from paraschut.testing import require_scheduler
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,3 +146,40 @@ def test_a_spawning_job_completes_when_its_last_spawn_does(executor: str, tmp_pa
     assert sorted(p.name for p in out.iterdir()) == ["0", "1", "2"]
     spawns = psu.spawn_get_info(1, 0)
     assert sorted(spawns) == [0, 1, 2] and {s["state"] for s in spawns.values()} == {"complete"}
+
+
+def _epochs(batch: int, index: int) -> list[int]:
+    """The ``date +%s`` lines the job has printed so far (read from its log, without polling)."""
+    return [int(line) for line in psu.print_log(batch, index, "stdout", Verbose=False).split() if line.isdigit()]
+
+
+def test_scheduler_start_and_end_times_reach_the_timeline(executor: str, tmp_path: Path) -> None:
+    # The job never marks itself, so its events come from the polls, each `late` seconds after
+    # what it sees (the start, the end): a time within `tolerance` of the job's own clock can only
+    # be the one its executor reported (SGE: qstat -xml, then qacct; Slurm: squeue; PBS through
+    # Slurm's wrappers: qstat -f, then scontrol; local: its spool).
+    tolerance, late = 3, 5
+    script = tmp_path / "times.sh"
+    script.write_text("#!/bin/sh\ndate +%s\nsleep 10\ndate +%s\n")
+    script.chmod(0o755)
+    psu.add_batch_to_queue(1, [{"script": str(script), "name": "times"}])
+    assert psu.submit_jobs() == 1
+    _wait(lambda: len(_epochs(1, 0)) >= 1)
+    time.sleep(late)
+    seen_running = time.time()
+    assert _state(1, 0) == "submit"  # one poll while it runs: the job still says nothing itself
+    events = {e["state"]: dict(e) for e in get_session().index.job_events(1)}
+    assert abs(events["run"]["time"] - _epochs(1, 0)[0]) <= tolerance, (events, seen_running)
+    _wait(lambda: len(_epochs(1, 0)) >= 2)
+    time.sleep(late)
+    _wait(lambda: _state(1, 0) != "submit")
+    assert psu.get_job_info(1, 0)["state"] == "complete"
+    started, ended = _epochs(1, 0)
+    events = {e["state"]: dict(e) for e in get_session().index.job_events(1)}
+    assert set(events) == {"submit", "run", "complete"}, events
+    run, complete = events["run"], events["complete"]
+    assert run["source"] == complete["source"] == "scheduler", events
+    assert abs(run["time"] - started) <= tolerance, (run, started, seen_running)
+    assert abs(complete["time"] - ended) <= tolerance, (complete, ended)
+    (span,) = psu.get_timeline(1)
+    assert (span["started"], span["ended"], span["state"]) == (run["time"], complete["time"], "complete")

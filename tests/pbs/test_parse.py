@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,11 +20,13 @@ from paraschut_pbs.parse import (
     parse_qstat_json,
     parse_qsub_output,
     parse_scontrol_jobs,
+    parse_slurm_time,
+    parse_time,
     pbs_version,
     slurm_task,
     task_in_range,
 )
-from paraschut_pbs.states import STATE_CODES, collect, job_status, slurm_job_status, slurm_task_status
+from paraschut_pbs.states import STATE_CODES, collect, job_status, job_times, slurm_job_status, slurm_task_status
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -183,11 +188,130 @@ def test_garbage_is_a_clear_error() -> None:
         parse_qsub_output("qsub: Unknown queue\n")
 
 
+# -- when jobs started and ended: info["started"] / info["ended"], epoch seconds -------------------
+TIMES = ("started", "ended")
+TIME_KEYS = ("stime", "start_time", "mtime", "ctime", "obittime", "comp_time")
+
+
+def local(text: str) -> float:
+    """What a printed local time means, read by the C library (the reference for parse_time)."""
+    pattern = "%Y-%m-%dT%H:%M:%S" if "-" in text else "%a %b %d %H:%M:%S %Y"
+    return time.mktime(time.strptime(text, pattern))
+
+
+def test_slurm_wrapper_prints_the_start_as_mtime_and_the_end_as_ctime() -> None:
+    jobs = parse_qstat_full(fixture("slurm-qstat-f.txt"))
+    running = jobs["9"]  # ctime is when its 5-minute limit would end it, not an end
+    assert job_times(running, "slurm") == {"started": local(running["mtime"])}
+    assert job_times(running, "") == {}  # mtime is no start time in PBS Pro or Torque
+    assert job_times(running, "pro") == {}
+    for finished in (jobs["7"], jobs["8"]):
+        assert job_times(finished, "slurm") == {"started": local(finished["mtime"]), "ended": local(finished["ctime"])}
+    for waiting in (jobs["10"], jobs["11"]):
+        assert job_times(waiting, "slurm") == {}
+    found, _ = collect(["9"], jobs, "slurm")
+    assert found["9"].info["started"] == local("Sun Nov 29 22:29:15 2026")
+    assert found["9"].info["mtime"] == running["mtime"]  # the text stays as it was
+
+
+def test_slurm_wrapper_job_cancelled_before_it_ran_has_an_end_only() -> None:
+    ((job_id, never),) = parse_qstat_full(fixture("slurm-qstat-f-never.txt")).items()
+    assert never["mtime"] == never["ctime"] and "exec_host" not in never  # Slurm stamps a start at the cancel
+    assert job_times(never, "slurm") == {"ended": local(never["ctime"])}
+    fields = parse_scontrol_jobs(fixture("slurm-scontrol-never.txt"))[job_id]
+    status = slurm_job_status(job_id, fields)
+    assert status is not None and status.state == FAILED and fields["StartTime"] == fields["EndTime"]
+    assert dict(status.info) == {"ended": local(fields["EndTime"])}
+
+
+def test_slurm_finished_jobs_take_their_times_from_scontrol() -> None:
+    fields = parse_scontrol_jobs(fixture("slurm-scontrol-failed.txt"))["8"]
+    status = slurm_job_status("8", fields)
+    assert status is not None
+    assert dict(status.info) == {"started": local(fields["StartTime"]), "ended": local(fields["EndTime"])}
+    running = parse_scontrol_jobs(fixture("slurm-scontrol-array-running.txt"))
+    task = slurm_task_status("255_1", slurm_task("255_1", running) or {})
+    assert task.state == RUN and dict(task.info) == {"started": local("2026-11-29T23:46:21")}
+    pending = slurm_task_status("255_4", slurm_task("255_4", running) or {})
+    assert pending.state == SUBMIT and not pending.info  # StartTime=Unknown
+    done = parse_scontrol_jobs(fixture("slurm-scontrol-array-done.txt"))
+    task = slurm_task_status("255_3", slurm_task("255_3", done) or {})
+    assert dict(task.info) == {"started": local("2026-11-29T23:46:26"), "ended": local("2026-11-29T23:46:30")}
+
+
+def test_torque_start_time_and_comp_time() -> None:
+    jobs = {k.split(".")[0]: v for k, v in parse_qstat_full(fixture("torque-qstat-f.txt")).items()}
+    assert job_times(jobs["4101"], "torque") == {"started": local("Tue Mar  3 10:15:06 2015")}
+    assert job_times(jobs["4095"], "torque") == {"started": local("Tue Mar  3 10:01:12 2015"),
+                                                 "ended": local("Tue Mar  3 10:01:56 2015")}
+    assert job_times(jobs["4096"], "torque") == {"ended": local("Tue Mar  3 10:01:14 2015")}  # no start_time shown
+    assert job_times(jobs["4098"], "torque") == {"ended": local("Tue Mar  3 10:08:00 2015")}  # never got a node
+    assert job_times(jobs["4102"], "torque") == {} and job_times(jobs["4099"], "torque") == {}
+    assert job_times(jobs["4095"], "") == job_times(jobs["4095"], "torque")  # unambiguous names
+    status = job_status("4095", jobs["4095"], "torque")
+    assert status is not None and status.info["started"] == local("Tue Mar  3 10:01:12 2015")
+    assert "start_time" not in status.info  # info keeps the keys it always kept, no more
+
+
+def test_pro_stime_and_obittime() -> None:
+    running = parse_qstat_full(fixture("pro-qstat-f.txt"))["1234.pbsserver"]
+    assert running["mtime"] != running["stime"]
+    assert job_times(running, "pro") == {"started": local("Wed Jun 12 09:20:12 2019")}
+    history = parse_qstat_full(fixture("pro-qstat-x-f.txt"))
+    assert job_times(history["1230.pbsserver"], "pro") == {"started": local("Wed Jun 12 09:10:01 2019"),
+                                                           "ended": local("Wed Jun 12 09:10:02 2019")}
+    assert job_times(history["1229.pbsserver"], "pro") == {}  # deleted before it ran; no dates shown
+    as_json = parse_qstat_json(fixture("pro-qstat-f-json.txt"))["1234.pbsserver"]
+    assert job_times(as_json, "pro") == {"started": local("Wed Jun 12 09:20:12 2019")}
+    # an end not shown (no obittime): a finished job's mtime, its last change, stands in
+    finished = {"job_state": "F", "exec_host": "cn1/0", "Exit_status": "0", "stime": "Wed Jun 12 09:10:01 2019",
+                "mtime": "Wed Jun 12 09:10:05 2019"}
+    assert job_times(finished, "pro")["ended"] == local("Wed Jun 12 09:10:05 2019")
+    assert "ended" not in job_times(finished, "") and "ended" not in job_times({**finished, "job_state": "R"}, "pro")
+
+
+@pytest.mark.parametrize("text", [
+    "", "  ", "Infinite", "Unknown", "None", "N/A", "0", "1560330602", "--", "Thu Jan  1 00:00:00 1970",
+    "Wed Jun 12 25:10:01 2019", "Wed Jux 12 09:10:01 2019", "Wed Feb 30 09:10:01 2019", "2019-06-12T09:10:01 x",
+])
+def test_odd_times_are_left_out(text: str) -> None:
+    assert parse_time(text) is None and parse_slurm_time(text) is None
+    for flavour in ("", "pro", "torque", "slurm"):
+        for code in ("R", "C", "F"):
+            attrs = {"job_state": code, "exec_host": "n1/0", "Exit_status": "0", **dict.fromkeys(TIME_KEYS, text)}
+            assert job_times(attrs, flavour) == {}
+    fields = {"JobState": "COMPLETED", "ExitCode": "0:0", "NodeList": "vm", "StartTime": text, "EndTime": text}
+    assert not slurm_job_status("1", fields).info  # type: ignore[union-attr]
+
+
+def test_times_are_read_in_the_local_time_zone(time_zone: Callable[[str], None]) -> None:
+    utc = calendar.timegm((2026, 12, 3, 4, 12, 7, 0, 0, 0))
+    time_zone("XST-9")  # POSIX: 9 h east of UTC, no tzdata needed
+    assert parse_time("Thu Dec  3 04:12:07 2026") == parse_slurm_time("2026-12-03T04:12:07") == utc - 9 * 3600
+
+
+@given(st.sampled_from([*STATE_CODES, "", "Z"]), st.sampled_from(["", "pro", "torque", "slurm", "other"]),
+       st.dictionaries(st.sampled_from([*TIME_KEYS, "exec_host"]), st.text()))
+def test_any_qstat_times_never_raise(code: str, flavour: str, attrs: dict[str, str]) -> None:
+    times = job_times({"job_state": code, **attrs}, flavour)
+    assert set(times) <= set(TIMES) and all(isinstance(v, float) for v in times.values())
+
+
+@given(st.sampled_from(["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "", "WEIRD"]),
+       st.sampled_from(["vm", "", "(null)"]), st.text(), st.text())
+def test_any_scontrol_times_never_raise(state: str, nodes: str, start: str, end: str) -> None:
+    fields = {"JobState": state, "ExitCode": "0:0", "NodeList": nodes, "StartTime": start, "EndTime": end}
+    for status in (slurm_job_status("1", fields), slurm_task_status("1_1", fields)):
+        assert status is None or all(isinstance(status.info[k], float) for k in TIMES if k in status.info)
+
+
 # -- fuzzing -------------------------------------------------------------------------------------
 def _all_map(jobs: dict[str, dict[str, str]]) -> None:
     for job_id, attrs in jobs.items():
-        status = job_status(job_id, attrs)
-        assert status is None or status.state in SCHEDULER_STATES
+        for flavour in ("", "pro", "torque", "slurm"):
+            status = job_status(job_id, attrs, flavour)
+            assert status is None or status.state in SCHEDULER_STATES
+            assert status is None or all(isinstance(status.info[k], float) for k in TIMES if k in status.info)
 
 
 @given(st.text())
@@ -217,8 +341,10 @@ def qstat_outputs(draw: st.DrawFn) -> str:
     for number in range(draw(st.integers(0, 4))):
         lines = [f"Job Id: {number}.server"]
         for _ in range(draw(st.integers(0, 6))):
-            key = draw(st.sampled_from(["job_state", "exit_status", "Exit_status", "comment", "exec_host", "Job_Name"]))
-            value = draw(st.one_of(st.sampled_from([*STATE_CODES, "0", "-29", "271", "x"]), _values))
+            key = draw(st.sampled_from(["job_state", "exit_status", "Exit_status", "comment", "exec_host", "Job_Name",
+                                        *TIME_KEYS]))
+            value = draw(st.one_of(st.sampled_from([*STATE_CODES, "0", "-29", "271", "x", "Thu Dec  3 04:12:07 2026"]),
+                                   _values))
             lines.append(f"{indent}{key} = {value}")
             if draw(st.booleans()):
                 lines.append("\t" + draw(_values))

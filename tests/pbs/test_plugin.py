@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,11 @@ def test_torque_status_is_one_call_and_unknown_ids_are_left_out(fake: Fake, mana
         "4101.head.example.org": (RUN, None), "4096.head.example.org": (FAILED, 7),
         "4095.head.example.org": (COMPLETE, 0),
     }
+    # Torque's start_time and comp_time, in epoch seconds (the flavour decides which names count)
+    done = statuses["4095.head.example.org"].info
+    assert (done["started"], done["ended"]) == (time.mktime((2015, 3, 3, 10, 1, 12, 0, 0, -1)),
+                                                time.mktime((2015, 3, 3, 10, 1, 56, 0, 0, -1)))
+    assert statuses["4101.head.example.org"].info["started"] == time.mktime((2015, 3, 3, 10, 15, 6, 0, 0, -1))
     assert [c["argv"] for c in fake.calls("qstat")] == [["-f", *ids]]
     assert manager.summary(executor(fake), "999.head.example.org") == {}
     assert manager.summary(executor(fake), "4096")["exit_status"] == "7"
@@ -67,6 +73,7 @@ def test_pro_json(fake: Fake, manager: ExecutorManager) -> None:
     fake.answer("qstat", version="pbs_version = 19.1.3\n", json=(FIXTURES / "pro-qstat-f-json.txt").read_text())
     statuses = manager.status(executor(fake), ["1230.pbsserver", "1234.pbsserver"])
     assert {k: v.state for k, v in statuses.items()} == {"1230.pbsserver": COMPLETE, "1234.pbsserver": RUN}
+    assert statuses["1234.pbsserver"].info["started"] == time.mktime((2019, 6, 12, 9, 20, 12, 0, 0, -1))  # stime
     assert len(fake.calls("qstat")) == 1
 
 

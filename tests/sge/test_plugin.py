@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,11 @@ def test_one_poll_maps_queued_error_and_finished_jobs(fixture_text: Read, monkey
     assert statuses["6"].reason is not None and "can't open output file" in statuses["6"].reason
     assert statuses["8"].host == "vm" and statuses["8"].info["name"] == "running1"
     assert statuses["5"].exit_code == 3
+    # when SGE says the jobs started and ended (qstat's JAT_start_time, qacct's start/end_time)
+    assert statuses["8"].info["started"] == time.mktime((2026, 11, 29, 22, 24, 43, 0, 0, -1))
+    ok_at = time.mktime((2026, 11, 29, 22, 24, 39, 0, 0, -1))
+    assert statuses["4"].info["started"] == statuses["4"].info["ended"] == ok_at
+    assert "started" not in statuses["12"].info and "ended" not in statuses["8"].info
     assert calls.count(("qstat", None)) == 1 and ("qstat -j", ["6"]) in calls
     assert sorted(c[1] for c in calls if c[0] == "qacct") == ["4", "404", "5"]  # only ids that left the queue
 

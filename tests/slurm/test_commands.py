@@ -147,11 +147,11 @@ def test_submit_argv_refuses(job: JobSpec, field: str) -> None:
 # -- queries -------------------------------------------------------------------------------------
 def test_query_argvs() -> None:
     assert squeue_argv("squeue", ["1", "2_3"]) == [
-        "squeue", "-h", "-r", "-t", "all", "-j", "1,2_3", "-o", "%i|%T|%r|%N|%P|%M|%l|%j"]
+        "squeue", "-h", "-r", "-t", "all", "-j", "1,2_3", "-o", "%i|%T|%r|%N|%P|%M|%l|%S|%e|%j"]
     assert scontrol_argv("scontrol", ["5"]) == ["scontrol", "-o", "show", "job", "5"]
     assert scontrol_argv("scontrol", ["5", "6"]) == ["scontrol", "-o", "show", "job"]
     assert sacct_argv("sacct", ["5", "6"]) == [
-        "sacct", "-n", "-P", "-X", "-j", "5,6", "-o", "JobID,State,ExitCode,NodeList,Partition,JobName"]
+        "sacct", "-n", "-P", "-X", "-j", "5,6", "-o", "JobID,State,ExitCode,NodeList,Partition,Start,End,JobName"]
     assert scancel_argv("scancel", ["5", "6"]) == ["scancel", "-v", "5", "6"]
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,7 @@ from paraschut_slurm.parse import (
     parse_scontrol_jobs,
     parse_sinfo_partitions,
     parse_squeue,
+    parse_time,
     rejected_ids,
 )
 from paraschut_slurm.states import FINISHED, SHORT_CODES, STATES, job_status, map_state, needs_exit_code
@@ -45,7 +49,7 @@ def test_sbatch_parsable() -> None:
 @pytest.mark.parametrize("name", ["squeue.txt", "squeue-short.txt"])
 def test_squeue_rows_map_to_states(name: str) -> None:
     jobs = parse_squeue(fixture(name))
-    assert sorted(jobs) == sorted(IDS[k] for k in ("ok", "failed", "cancelled", "held", "running"))
+    assert sorted(jobs) == sorted(IDS[k] for k in ("ok", "failed", "cancelled", "held", "running", "never"))
     mapped = {cid: job_status(cid, rec) for cid, rec in jobs.items()}
     assert mapped[IDS["ok"]].state == COMPLETE and mapped[IDS["ok"]].exit_code == 0
     assert mapped[IDS["running"]].state == RUN and mapped[IDS["running"]].host == "vm"
@@ -64,7 +68,8 @@ def test_squeue_unknown_id_message() -> None:
 @pytest.mark.parametrize(("job", "state", "exit_code", "reason"), [
     ("ok", COMPLETE, 0, None),
     ("failed", FAILED, 7, "failed, exit status 7"),
-    ("cancelled", FAILED, 143, "cancelled (exit status 143)"),  # sleep died of SIGTERM: sh exits 143
+    ("cancelled", FAILED, None, "cancelled (signal 15)"),  # 143:0 when sleep dies of SIGTERM first and sh exits 143
+    ("never", FAILED, None, "cancelled"),  # held, cancelled before it ran
     ("timeout", FAILED, None, "timeout: the job reached its time limit (signal 15)"),
     ("held", SUBMIT, None, "pending: JobHeldUser"),
     ("running", RUN, None, "running"),
@@ -114,13 +119,79 @@ def test_array_tasks_are_filed_under_their_array_id() -> None:
 
 def test_sacct_and_sinfo_and_scancel() -> None:
     assert "accounting storage is disabled" in fixture("sacct-disabled.txt")
-    jobs = parse_sacct("8|CANCELLED by 0|0:15|vm|debug|x\n9|FAILED|7:0|vm|debug|y\n")
+    jobs = parse_sacct("8|CANCELLED by 0|0:15|vm|debug|2026-12-03T03:41:50|2026-12-03T03:41:57|x\n"
+                       "9|FAILED|7:0|vm|debug|Unknown|Unknown|y\n")
     assert job_status("8", jobs["8"]).reason == "cancelled (signal 15)"
     assert (job_status("9", jobs["9"]).state, job_status("9", jobs["9"]).exit_code) == (FAILED, 7)
     with pytest.raises(SlurmParseError):
         parse_sacct("not|enough\n")
     assert parse_sinfo_partitions(fixture("sinfo-partitions.txt")) == ["debug*", "batch"]
     assert rejected_ids(fixture("scancel-v.txt")) == {"987654321", IDS["ok"]}
+
+
+# -- when jobs started and ended: info["started"] / info["ended"], epoch seconds -------------------
+def local(text: str) -> float:
+    """What a printed local time means, read by the C library (the reference for parse_time)."""
+    return time.mktime(time.strptime(text, "%Y-%m-%dT%H:%M:%S"))
+
+
+def test_squeue_gives_start_and_end_times() -> None:
+    jobs = parse_squeue(fixture("squeue.txt"))
+    info = {kind: job_status(IDS[kind], jobs[IDS[kind]]).info for kind in IDS if IDS[kind] in jobs}
+    for kind in ("ok", "failed", "cancelled"):  # finished after running: both, as printed
+        record = jobs[IDS[kind]]
+        assert info[kind]["started"] == local(record["StartTime"]) and info[kind]["ended"] == local(record["EndTime"])
+        assert info[kind]["StartTime"] == record["StartTime"]  # the text stays as it was
+    running = jobs[IDS["running"]]
+    assert running["EndTime"] == "NONE" and info["running"]["started"] == local(running["StartTime"])
+    assert "ended" not in info["running"]
+    assert jobs[IDS["held"]]["StartTime"] == "N/A" and not {"started", "ended"} & set(info["held"])
+    # cancelled while held: Slurm prints StartTime = EndTime = the cancel, but the job got no node
+    never = jobs[IDS["never"]]
+    assert never["StartTime"] == never["EndTime"] != "N/A" and never["NodeList"] == ""
+    assert "started" not in info["never"] and info["never"]["ended"] == local(never["EndTime"])
+
+
+@pytest.mark.parametrize("job", ["ok", "failed", "cancelled", "timeout", "held", "running", "never"])
+def test_scontrol_and_jobcomp_give_start_and_end_times(job: str) -> None:
+    record = parse_scontrol_jobs(fixture(f"scontrol-{job}.txt"))[IDS[job]]
+    line = parse_jobcomp(fixture("jobcomp.log").splitlines(), [IDS[job]]).get(IDS[job])
+    for fields in filter(None, [record, line]):  # the jobcomp line of "running" is from after its scancel
+        status = job_status(IDS[job], fields)
+        info, ran = status.info, job not in ("held", "never")
+        assert ("started" in info) == ran and ("ended" in info) == (status.state in (COMPLETE, FAILED))
+        if ran:
+            assert info["started"] == local(fields["StartTime"])
+        if "ended" in info:
+            assert info["ended"] == local(fields["EndTime"])
+    if job == "running":
+        assert record["EndTime"] == "Unknown"
+
+
+def test_pending_jobs_report_no_start_even_an_expected_one() -> None:
+    # squeue's %S is the expected start of a pending job, %e the expected end of a running one
+    status = job_status("1", {"JobState": "PENDING", "StartTime": "2026-12-03T05:00:53", "EndTime": "NONE"})
+    assert "started" not in status.info and "ended" not in status.info
+    status = job_status("1", {"JobState": "RUNNING", "NodeList": "vm", "StartTime": "2026-12-03T04:00:53",
+                              "EndTime": "2026-12-03T05:00:53"})
+    assert status.info["started"] == local("2026-12-03T04:00:53") and "ended" not in status.info
+
+
+@pytest.mark.parametrize("text", [
+    "Unknown", "None", "N/A", "NONE", "", "  ", "0", "1796270439", "(null)", "Tomorr 04:00", "04:00:55",
+    "2026-12-03", "2026-12-03 04:00:55", "2026-13-03T04:00:55", "2026-02-30T04:00:55", "1970-01-01T00:00:00",
+    "2026-12-03T04:00:55+01:00", "2026-12-03T04:00:55x",
+])
+def test_odd_times_are_left_out(text: str) -> None:
+    assert parse_time(text) is None
+    for state in ("RUNNING", "COMPLETED", "FAILED"):
+        info = job_status("1", {"JobState": state, "NodeList": "vm", "StartTime": text, "EndTime": text}).info
+        assert "started" not in info and "ended" not in info
+
+
+def test_times_are_read_in_the_local_time_zone(time_zone: Callable[[str], None]) -> None:
+    time_zone("XST+5")  # POSIX: 5 h west of UTC, no tzdata needed
+    assert parse_time("2026-12-03T03:41:57") == calendar.timegm((2026, 12, 3, 3, 41, 57, 0, 0, 0)) + 5 * 3600
 
 
 # -- the state mapping ---------------------------------------------------------------------------
@@ -182,6 +253,14 @@ def test_any_state_text_maps(raw: str) -> None:
 @given(st.dictionaries(st.sampled_from(["JobState", "ExitCode", "Reason", "NodeList", "X"]), st.text()))
 def test_any_record_maps(record: dict[str, str]) -> None:
     assert job_status("1", record).state in SCHEDULER_STATES
+
+
+@given(st.sampled_from([*ALL_STATES, "CD", "R", "PD", "WIBBLE", ""]), st.sampled_from(["vm", "", "(null)"]),
+       st.text(), st.text())
+def test_any_start_and_end_text_never_raises(state: str, nodes: str, start: str, end: str) -> None:
+    info = job_status("1", {"JobState": state, "NodeList": nodes, "StartTime": start, "EndTime": end}).info
+    assert all(isinstance(info[k], float) for k in ("started", "ended") if k in info)
+    assert parse_time(start) is None or isinstance(parse_time(start), float)
 
 
 @given(st.text())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,12 @@ class FakeSlurm:
     def __init__(self, answers: dict[str, Answer]) -> None:
         self.answers = answers
         self.calls: list[list[str]] = []
+        self.time_formats: list[str | None] = []
 
-    def __call__(self, argv: Sequence[str], **_: Any) -> subprocess.CompletedProcess[str]:
+    def __call__(self, argv: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
         argv = list(argv)
         self.calls.append(argv)
+        self.time_formats.append((kwargs.get("env") or {}).get("SLURM_TIME_FORMAT"))
         rc, out, err = self.answers[Path(argv[0]).name](argv)
         if rc != 0:
             raise SchedulerCommandError(argv, rc, err)
@@ -61,7 +64,12 @@ def jobcomp(tmp_path: Path) -> Path:
     return path
 
 
-SQUEUE = "1|FAILED|NonZeroExitCode|vm|debug|0:00|UNLIMITED|a\n2|RUNNING|None|vm|debug|0:05|UNLIMITED|b\n"
+SQUEUE = ("1|FAILED|NonZeroExitCode|vm|debug|0:00|UNLIMITED|2026-12-03T03:41:50|2026-12-03T03:41:57|a\n"
+          "2|RUNNING|None|vm|debug|0:05|UNLIMITED|2026-12-03T03:41:52|NONE|b\n")
+def local(text: str) -> float:
+    return time.mktime(time.strptime(text, "%Y-%m-%dT%H:%M:%S"))
+
+
 NO_ACCOUNTING: Answer = lambda argv: (1, "", "Slurm accounting storage is disabled\n")  # noqa: E731
 
 
@@ -78,8 +86,14 @@ def test_status_resolves_every_way_with_one_squeue(fake: Callable[..., FakeSlurm
         "1": (FAILED, 7), "2": (RUN, None), "30": (FAILED, 3), "31": (COMPLETE, 0), "32": (FAILED, None)}
     assert got["32"].reason is not None and got["32"].reason.startswith("timeout")
     assert slurm.calls[0] == ["/fake/squeue", "-h", "-r", "-t", "all", "-j", "1,2,30,31,32,404", "-o",
-                              "%i|%T|%r|%N|%P|%M|%l|%j"]
+                              "%i|%T|%r|%N|%P|%M|%l|%S|%e|%j"]
     assert ["/fake/scontrol", "-o", "show", "job", "1"] in slurm.calls
+    # squeue's %S/%e, as Slurm printed them, whatever SLURM_TIME_FORMAT the user has
+    assert set(slurm.time_formats) == {"standard"}
+    assert got["2"].info["started"] == local("2026-12-03T03:41:52") and "ended" not in got["2"].info
+    assert (got["1"].info["started"], got["1"].info["ended"]) == (local("2026-12-03T03:41:50"),
+                                                                  local("2026-12-03T03:41:57"))
+    assert "started" not in got["31"].info  # the jobcomp line here names no times
     # accounting is off: found out once, then never asked again
     plugin.paraschut_status(executor=executor, cluster_ids=["30"])
     assert (slurm.count("squeue"), slurm.count("sacct")) == (2, 1)
@@ -88,11 +102,14 @@ def test_status_resolves_every_way_with_one_squeue(fake: Callable[..., FakeSlurm
 def test_sacct_first_when_accounting_is_on(fake: Callable[..., FakeSlurm], jobcomp: Path) -> None:
     slurm = fake({
         "squeue": lambda argv: (1, "", "slurm_load_jobs error: Invalid job id specified\n"),
-        "sacct": lambda argv: (0, "30|CANCELLED by 0|0:15|vm|debug|old\n", ""),
+        "sacct": lambda argv: (0, "30|CANCELLED by 0|0:15|vm|debug|2026-12-03T03:41:50|2026-12-03T03:41:57|old\n", ""),
     })
     got = commands.status(commands.Options(jobcomp=str(jobcomp)), ["30", "31"])
     assert got["30"].state == FAILED and got["30"].reason is not None and "cancelled" in got["30"].reason
     assert got["31"].state == COMPLETE  # not in accounting: the jobcomp file still knows it
+    assert (got["30"].info["started"], got["30"].info["ended"]) == (local("2026-12-03T03:41:50"),
+                                                                    local("2026-12-03T03:41:57"))
+    assert (got["30"].info["StartTime"], got["30"].info["EndTime"]) == ("2026-12-03T03:41:50", "2026-12-03T03:41:57")
     assert slurm.count("scontrol") == 0
 
 

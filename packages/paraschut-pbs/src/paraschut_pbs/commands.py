@@ -334,19 +334,21 @@ def query(opts: Options, cluster_ids: Sequence[str]) -> dict[str, Attributes]:
 
 
 def query_slurm(opts: Options) -> dict[str, Attributes]:
-    """JobState and ExitCode of every job Slurm still remembers (``scontrol -o show job``: one call)."""
+    """JobState, ExitCode, StartTime... of every job Slurm still remembers (``scontrol -o show job``: one call)."""
     argv = [tool(opts, "scontrol"), "-o", "show", "job"]
-    return parse_scontrol_jobs(run_tool(opts, argv).stdout)
+    # StartTime/EndTime as parse_slurm_time reads them, whatever SLURM_TIME_FORMAT the user likes
+    return parse_scontrol_jobs(run_tool(opts, argv, env={**os.environ, "SLURM_TIME_FORMAT": "standard"}).stdout)
 
 
 def poll(opts: Options, cluster_ids: Sequence[str]) -> dict[str, JobStatus]:
     """The status of every listed job with one qstat, and on Slurm's wrappers at most one scontrol:
     for jobs qstat shows as finished (C for success and failure alike) and for array tasks (``123_4``),
     which the wrapper's qstat cannot name."""
-    slurm = flavour_of(opts)[0] == "slurm"
+    flavour = flavour_of(opts)[0]
+    slurm = flavour == "slurm"
     tasks = [cid for cid in cluster_ids if slurm and _SLURM_TASK.match(cid)]
     plain = [cid for cid in cluster_ids if cid not in set(tasks)]
-    found, unresolved = collect(plain, query(opts, plain)) if plain else ({}, [])
+    found, unresolved = collect(plain, query(opts, plain), flavour) if plain else ({}, [])
     if tasks or (slurm and unresolved):
         records = query_slurm(opts)
         for cid in unresolved:

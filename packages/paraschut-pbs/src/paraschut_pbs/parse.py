@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from paraschut.errors import ParaschutError
@@ -16,6 +17,8 @@ __all__ = [
     "parse_qstat_json",
     "parse_qsub_output",
     "parse_scontrol_jobs",
+    "parse_slurm_time",
+    "parse_time",
     "pbs_version",
     "slurm_task",
     "task_in_range",
@@ -27,9 +30,16 @@ Attributes = dict[str, str]
 _JOB_ID_LINE = re.compile(r"^Job Id:\s*(\S+)")
 _ATTRIBUTE = re.compile(r"^([A-Za-z_][\w.\-]*)\s=\s?(.*)$")
 _JOB_ID = re.compile(r"^\d+(\[\d*\])?(\.[\w.\-]+)?$")
-_SCONTROL_FIELD = re.compile(r"(?:^|\s)(JobId|ArrayJobId|ArrayTaskId|JobState|ExitCode|Reason|NodeList|StdOut)=(\S*)")
+_SCONTROL_FIELD = re.compile(
+    r"(?:^|\s)(JobId|ArrayJobId|ArrayTaskId|JobState|ExitCode|Reason|NodeList|StdOut|StartTime|EndTime)=(\S*)")
 _TASK_RANGE = re.compile(r"^(\d+)(?:-(\d+)(?::(\d+))?)?$")
 _VERSION = re.compile(r"pbs_version\s*=\s*(\d+)(?:\.(\d+))?")
+#: qstat -f's dates, in every flavour (C's ctime, Perl's scalar localtime): ``Thu Dec  3 03:41:57 2026``.
+_CTIME = re.compile(r"(?:[a-z]{3}\s+)?([a-z]{3})\s+(\d{1,2})\s+(\d{1,2}):(\d{2}):(\d{2})\s+(\d{4})", re.I | re.A)
+_MONTHS = {m: i for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+#: scontrol's dates (behind Slurm's wrappers): ``2026-12-03T03:41:57``.
+_SLURM_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})", re.A)
 
 
 class QstatParseError(ParaschutError):
@@ -137,6 +147,36 @@ def parse_scontrol_jobs(text: str) -> dict[str, Attributes]:
         if fields.get("JobId"):
             jobs[fields["JobId"]] = fields
     return jobs
+
+
+def _local(year: int, month: int, day: int, hour: int, minute: int, second: int) -> float | None:
+    """Epoch seconds of a local time (the machine's zone, the one qstat and scontrol print in)."""
+    try:
+        stamp = datetime(year, month, day, hour, minute, second).timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None
+    return stamp if stamp >= 86400 else None  # epoch 0 is no time
+
+
+def parse_time(text: str) -> float | None:
+    """A ``qstat -f`` date (``Thu Dec  3 03:41:57 2026``, local time) as epoch seconds; None for an
+    empty or unreadable value. Never raises."""
+    match = _CTIME.fullmatch((text or "").strip())
+    month = _MONTHS.get(match.group(1).lower()) if match else None
+    if match is None or month is None:
+        return None
+    day, hour, minute, second, year = (int(g) for g in match.groups()[1:])
+    return _local(year, month, day, hour, minute, second)
+
+
+def parse_slurm_time(text: str) -> float | None:
+    """An ``scontrol`` date (``2026-12-03T03:41:57``, local time) as epoch seconds; None for
+    ``Unknown``, ``None``, an empty or unreadable value. Never raises."""
+    match = _SLURM_TIME.fullmatch((text or "").strip())
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(g) for g in match.groups())
+    return _local(year, month, day, hour, minute, second)
 
 
 def task_in_range(spec: str, task: int) -> bool:

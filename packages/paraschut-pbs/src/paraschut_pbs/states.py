@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from paraschut.models import COMPLETE, FAILED, RUN, SUBMIT, UNKNOWN, JobStatus
 
-from .parse import base_id
+from .parse import base_id, parse_slurm_time, parse_time
 
 __all__ = [
     "FINISHED_CODES",
@@ -15,6 +15,7 @@ __all__ = [
     "describe_exit",
     "exit_status",
     "job_status",
+    "job_times",
     "slurm_job_status",
     "slurm_task_status",
 ]
@@ -40,6 +41,16 @@ STATE_CODES: Mapping[str, tuple[str, str]] = {
 #: Codes of jobs that left the queue: complete or failed according to their exit status.
 FINISHED_CODES = frozenset(code for code, (state, _) in STATE_CODES.items() if state == COMPLETE)
 
+#: Where each flavour's ``qstat -f`` says when a job started, and when a finished one ended (the
+#: first that reads as a date wins). PBS Pro has ``stime`` and ``obittime``, Torque ``start_time``
+#: and ``comp_time``; for a finished job of either, ``mtime`` (its last change: when it finished)
+#: stands in when the end is not shown. Slurm's wrapper prints the job's start as ``mtime`` and its
+#: end as ``ctime`` (while it runs, the end its time limit allows). Unknown flavour: only the
+#: names no flavour uses for anything else.
+_START_KEYS = {"pro": ("stime", "start_time"), "torque": ("start_time", "stime"), "slurm": ("mtime",)}
+_END_KEYS = {"pro": ("obittime", "comp_time", "mtime"), "torque": ("comp_time", "obittime", "mtime"),
+             "slurm": ("ctime",)}
+_ANY_START, _ANY_END = ("stime", "start_time"), ("obittime", "comp_time")
 _INFO_PREFIXES = ("Resource_List.", "resources_used.")
 _INFO_KEYS = ("Job_Name", "queue", "comment", "exec_host", "qtime", "stime", "mtime", "Exit_status")
 _SLURM_FAILED = {
@@ -72,19 +83,50 @@ def _host(attrs: Mapping[str, str]) -> str | None:
     return exec_host.split("+", 1)[0].split("/", 1)[0] or None
 
 
-def _info(attrs: Mapping[str, str]) -> dict[str, str]:
+def _info(attrs: Mapping[str, str]) -> dict[str, object]:
     return {k: v for k, v in attrs.items() if k in _INFO_KEYS or k.startswith(_INFO_PREFIXES)}
 
 
-def job_status(cluster_id: str, attrs: Mapping[str, str]) -> JobStatus | None:
+def _first_time(attrs: Mapping[str, str], keys: Sequence[str]) -> float | None:
+    for key in keys:
+        stamp = parse_time(attrs.get(key, ""))
+        if stamp is not None:
+            return stamp
+    return None
+
+
+def _times(started: float | None, ended: float | None) -> dict[str, float]:
+    return {k: v for k, v in (("started", started), ("ended", ended)) if v is not None}
+
+
+def job_times(attrs: Mapping[str, str], flavour: str = "") -> dict[str, float]:
+    """``started`` (running or finished jobs) and ``ended`` (finished ones), in epoch seconds, from
+    one job's ``qstat -f`` attributes as ``flavour`` prints them (see ``_START_KEYS``).
+
+    A finished job without an ``exec_host`` never ran: Slurm's wrapper still prints a start for a
+    job cancelled while pending (the moment of the cancel), so such a job gets ``ended`` only.
+    """
+    code = attrs.get("job_state", "").strip()
+    finished = code in FINISHED_CODES
+    if not finished and STATE_CODES.get(code, (UNKNOWN, ""))[0] != RUN:
+        return {}
+    ran = not finished or _host(attrs) is not None
+    started = _first_time(attrs, _START_KEYS.get(flavour, _ANY_START)) if ran else None
+    ended = _first_time(attrs, _END_KEYS.get(flavour, _ANY_END)) if finished else None
+    return _times(started, ended)
+
+
+def job_status(cluster_id: str, attrs: Mapping[str, str], flavour: str = "") -> JobStatus | None:
     """Map one job's ``qstat -f`` attributes to a JobStatus.
 
     A finished job (C, F, X) with no exit status is not guessed at: ``None`` (the caller may resolve
-    it another way, or leave it out). An unrecognised code gives state ``unknown``.
+    it another way, or leave it out). An unrecognised code gives state ``unknown``. When qstat says
+    when the job started (and ended), ``info`` has ``started`` (and ``ended``), see :func:`job_times`.
     """
     code = attrs.get("job_state", "").strip()
     state, meaning = STATE_CODES.get(code, (UNKNOWN, ""))
     host, info = _host(attrs), _info(attrs)
+    info.update(job_times(attrs, flavour))
     if code in FINISHED_CODES:
         status = exit_status(attrs)
         if status is None:
@@ -96,18 +138,30 @@ def job_status(cluster_id: str, attrs: Mapping[str, str]) -> JobStatus | None:
     return JobStatus(cluster_id, state, raw_state=code, reason=reason, host=host, info=info)
 
 
+def _slurm_ran(fields: Mapping[str, str]) -> bool:
+    nodes = fields.get("NodeList", "")
+    return bool(nodes) and not nodes.startswith("(") and nodes != "None"
+
+
 def slurm_job_status(cluster_id: str, fields: Mapping[str, str]) -> JobStatus | None:
-    """Map ``scontrol`` JobState/ExitCode of a job Slurm's qstat shows as finished; None if not final."""
+    """Map ``scontrol`` JobState/ExitCode of a job Slurm's qstat shows as finished; None if not final.
+
+    Its ``StartTime`` (when it got a node: a job cancelled while pending has a StartTime but none)
+    and ``EndTime`` are ``info["started"]`` and ``info["ended"]``.
+    """
     state = fields.get("JobState", "")
     code, _, signal = fields.get("ExitCode", "").partition(":")
     exit_code = int(code) if code.isdigit() else None
     sig = int(signal) if signal.isdigit() else 0
     host = fields.get("NodeList") or None
+    started = parse_slurm_time(fields.get("StartTime", "")) if _slurm_ran(fields) else None
+    info = _times(started, parse_slurm_time(fields.get("EndTime", "")))
     if state == "COMPLETED" and exit_code == 0 and sig == 0:
-        return JobStatus(cluster_id, COMPLETE, raw_state=state, exit_code=0, host=host)
+        return JobStatus(cluster_id, COMPLETE, raw_state=state, exit_code=0, host=host, info=info)
     if state == "COMPLETED" or state in _SLURM_FAILED:
         why = state.lower() + (f", signal {sig}" if sig else "") + (f", exit status {exit_code}" if exit_code else "")
-        return JobStatus(cluster_id, FAILED, raw_state=state, exit_code=exit_code or None, reason=why, host=host)
+        return JobStatus(cluster_id, FAILED, raw_state=state, exit_code=exit_code or None, reason=why, host=host,
+                         info=info)
     return None
 
 
@@ -124,14 +178,16 @@ def slurm_task_status(cluster_id: str, fields: Mapping[str, str]) -> JobStatus:
     if state in _SLURM_QUEUED:
         return JobStatus(cluster_id, SUBMIT, raw_state=state, reason=fields.get("Reason"))
     if state in ("RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT"):
-        return JobStatus(cluster_id, RUN, raw_state=state, host=host)
+        started = parse_slurm_time(fields.get("StartTime", "")) if _slurm_ran(fields) else None
+        return JobStatus(cluster_id, RUN, raw_state=state, host=host, info=_times(started, None))
     return JobStatus(cluster_id, UNKNOWN, raw_state=state, reason=f"Slurm state {state or '(none)'}")
 
 
 def collect(
-    cluster_ids: Sequence[str], jobs: Mapping[str, Mapping[str, str]]
+    cluster_ids: Sequence[str], jobs: Mapping[str, Mapping[str, str]], flavour: str = ""
 ) -> tuple[dict[str, JobStatus], list[str]]:
-    """Statuses of the requested jobs found in ``jobs`` (matched by full id, else by sequence number).
+    """Statuses of the requested jobs found in ``jobs`` (matched by full id, else by sequence number),
+    read as ``flavour`` (``pro``, ``torque``, ``slurm``) prints them.
 
     :returns: the statuses, and the ids qstat lists as finished (or ``U``) without an exit status,
         which the caller may resolve some other way; ids qstat does not list are in neither.
@@ -143,7 +199,7 @@ def collect(
         attrs = jobs.get(cid) or by_base.get(base_id(cid))
         if attrs is None:
             continue
-        status = job_status(cid, attrs)
+        status = job_status(cid, attrs, flavour)
         if status is None or status.raw_state == "U":
             unresolved.append(cid)
         if status is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
 
 from attrs import frozen
 
@@ -20,6 +21,7 @@ __all__ = [
     "parse_qstat_j",
     "parse_qstat_xml",
     "parse_qsub",
+    "parse_time",
     "task_in",
 ]
 
@@ -48,6 +50,8 @@ class QueuedJob:
     tasks: str = ""
     #: Start time when running, submission time when pending (ISO 8601, local time).
     time: str = ""
+    #: ``JAT_start_time`` only: when the job (or task) started; empty while pending.
+    start_time: str = ""
 
 
 def _text(element: ET.Element, tag: str) -> str:
@@ -76,8 +80,52 @@ def parse_qstat_xml(text: str) -> list[QueuedJob]:
             name=_text(entry, "JB_name"), owner=_text(entry, "JB_owner"),
             queue=_text(entry, "queue_name"), slots=_text(entry, "slots"), tasks=_text(entry, "tasks"),
             time=_text(entry, "JAT_start_time") or _text(entry, "JB_submission_time"),
+            start_time=_text(entry, "JAT_start_time"),
         ))
     return jobs
+
+
+_MONTHS = {m: i for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+#: qacct (ctime, ``Thu Dec  3 03:41:57 2026``), qstat -xml (``2026-12-03T03:41:57``, maybe with a
+#: fraction and an offset) and Univa's qacct (``12/03/2026 03:41:57.123``).
+_CTIME = re.compile(r"(?:[a-z]{3}\s+)?([a-z]{3})\s+(\d{1,2})\s+(\d{1,2}):(\d{2}):(\d{2})\s+(\d{4})", re.I | re.A)
+_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,6}))?"
+                  r"(Z|[+-]\d{2}:?\d{2})?", re.A)
+_US = re.compile(r"(\d{2})/(\d{2})/(\d{4}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?", re.A)
+#: Earlier "times" are SGE's epoch 0 (``Thu Jan  1 00:00:00 1970``) for a job that never started.
+_EARLIEST = 86400.0
+
+
+def parse_time(text: str) -> float | None:
+    """A date SGE printed (local time unless it names an offset) as epoch seconds; None for
+    ``-/-``, ``undefined``, an empty or unreadable value, or epoch 0. Never raises."""
+    value = (text or "").strip()
+    zone = None
+    try:
+        if match := _ISO.fullmatch(value):
+            year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+            micro = int((match.group(7) or "0").ljust(6, "0"))
+            if match.group(8):
+                offset = match.group(8).replace(":", "")
+                minutes = 0 if offset == "Z" else int(offset[1:3]) * 60 + int(offset[3:5])
+                zone = timezone(timedelta(minutes=-minutes if offset[0] == "-" else minutes))
+        elif match := _CTIME.fullmatch(value):
+            if match.group(1).lower() not in _MONTHS:
+                return None
+            month = _MONTHS[match.group(1).lower()]
+            day, hour, minute, second, year = (int(g) for g in match.groups()[1:])
+            micro = 0
+        elif match := _US.fullmatch(value):
+            month, day, year, hour, minute, second = (int(g) for g in match.groups()[:6])
+            micro = int((match.group(7) or "0").ljust(6, "0"))
+        else:
+            return None
+        # naive: the machine's local time zone, as the commands (run in this environment) print it
+        stamp = datetime(year, month, day, hour, minute, second, micro, tzinfo=zone).timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None
+    return stamp if stamp >= _EARLIEST else None
 
 
 _RANGE = re.compile(r"^(\d+)(?:-(\d+)(?::(\d+))?)?$")

@@ -60,7 +60,7 @@ def paraschut_status(executor: Executor, cluster_ids: Sequence[str]) -> Mapping[
     reasons = _error_reasons(executor, in_error)
     statuses = {
         cid: from_qstat(cid, job.state, host=job.queue.partition("@")[2] or None,
-                        reason=reasons.get(job.job_id),
+                        reason=reasons.get(job.job_id), start_time=job.start_time,
                         info={"name": job.name, "queue": job.queue, "slots": job.slots,
                               "tasks": job.tasks, "time": job.time})
         for cid, job in queued.items()

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 
 from paraschut.models import COMPLETE, FAILED, RUN, SUBMIT, UNKNOWN, JobStatus
 
-from .parse import QueuedJob, task_in
+from .parse import QueuedJob, parse_time, task_in
 
 __all__ = ["SGE_LETTERS", "from_accounting", "from_qstat", "match_queued", "sge_state"]
 
@@ -66,11 +66,19 @@ def match_queued(cluster_ids: Sequence[str], jobs: Sequence[QueuedJob]) -> dict[
 
 
 def from_qstat(cluster_id: str, code: str, *, host: str | None = None, reason: str | None = None,
-               info: Mapping[str, object] | None = None) -> JobStatus:
-    """The status of a job qstat still lists; an ``E`` state carries ``reason`` (or the code)."""
+               info: Mapping[str, object] | None = None, start_time: str = "") -> JobStatus:
+    """The status of a job qstat still lists; an ``E`` state carries ``reason`` (or the code).
+
+    A running job's ``start_time`` (qstat's ``JAT_start_time``) becomes ``info["started"]``
+    (epoch seconds) when it can be read.
+    """
     state = sge_state(code)
     reason = (reason or f"SGE error state {code}") if state == FAILED else None
-    return JobStatus(cluster_id, state, raw_state=code, reason=reason, host=host, info=dict(info or {}))
+    details = dict(info or {})
+    started = parse_time(start_time) if state == RUN else None
+    if started is not None:
+        details["started"] = started
+    return JobStatus(cluster_id, state, raw_state=code, reason=reason, host=host, info=details)
 
 
 def _int(text: str | None) -> int | None:
@@ -80,18 +88,27 @@ def _int(text: str | None) -> int | None:
         return None
 
 
+_ACCOUNTING_INFO = ("hostname", "qname", "start_time", "end_time", "ru_wallclock", "cpu", "maxvmem", "slots",
+                    "granted_pe")
+
+
 def from_accounting(cluster_id: str, record: Mapping[str, str]) -> JobStatus:
     """The status of a job that left the queue, from its ``qacct -j`` record.
 
     ``complete`` when ``failed`` is 0 and ``exit_status`` is 0; otherwise ``failed`` with the exit
     code and, when SGE's ``failed`` field is set, its text as the reason (``37 : qmaster enforced
-    h_rt...``, ``100 : assumedly after job`` for a deleted running job).
+    h_rt...``, ``100 : assumedly after job`` for a deleted running job). Its ``start_time`` and
+    ``end_time`` are also given as ``info["started"]``/``["ended"]`` (epoch seconds) when they
+    are dates (``-/-`` for a job that never started is left out).
     """
     failed_field = (record.get("failed") or "").strip()
     failed_code = _int(failed_field)
     exit_code = _int(record.get("exit_status"))
-    info = {k: record[k] for k in ("hostname", "qname", "start_time", "end_time", "ru_wallclock",
-                                   "cpu", "maxvmem", "slots", "granted_pe") if k in record}
+    info: dict[str, object] = {k: record[k] for k in _ACCOUNTING_INFO if k in record}
+    for key, field in (("started", "start_time"), ("ended", "end_time")):
+        stamp = parse_time(record.get(field, ""))
+        if stamp is not None:
+            info[key] = stamp
     if failed_code == 0 and exit_code == 0:
         return JobStatus(cluster_id, COMPLETE, raw_state="qacct", exit_code=0,
                          host=record.get("hostname"), info=info)

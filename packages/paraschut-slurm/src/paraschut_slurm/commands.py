@@ -343,6 +343,11 @@ def _run(opts: Options, argv: Sequence[str], **kwargs: Any) -> subprocess.Comple
     return run(argv, timeout=opts.timeout, retries=opts.retries, **kwargs)
 
 
+def _query_env() -> dict[str, str]:
+    # the dates parse.parse_time reads, whatever SLURM_TIME_FORMAT the user likes ("relative" prints "Tomorr 04:00")
+    return {**os.environ, "SLURM_TIME_FORMAT": "standard"}
+
+
 def _unknown_ids(exc: SchedulerCommandError) -> bool:
     # squeue/scontrol exit 1 for "Invalid job id specified" -- and also for a dead controller
     return not exc.timed_out and _INVALID_ID in exc.stderr.lower()
@@ -404,7 +409,7 @@ def _squeue(opts: Options, cluster_ids: Sequence[str]) -> dict[str, Record]:
     for start in range(0, len(cluster_ids), _IDS_PER_CALL):
         argv = squeue_argv(_tool(opts, "squeue"), cluster_ids[start : start + _IDS_PER_CALL])
         try:
-            records.update(parse_squeue(_run(opts, argv).stdout))
+            records.update(parse_squeue(_run(opts, argv, env=_query_env()).stdout))
         except SchedulerCommandError as exc:
             if not _unknown_ids(exc):  # all ids unknown: nothing to add
                 raise
@@ -413,7 +418,8 @@ def _squeue(opts: Options, cluster_ids: Sequence[str]) -> dict[str, Record]:
 
 def _scontrol(opts: Options, cluster_ids: Sequence[str]) -> dict[str, Record]:
     try:
-        return parse_scontrol_jobs(_run(opts, scontrol_argv(_tool(opts, "scontrol"), cluster_ids)).stdout)
+        argv = scontrol_argv(_tool(opts, "scontrol"), cluster_ids)
+        return parse_scontrol_jobs(_run(opts, argv, env=_query_env()).stdout)
     except SchedulerCommandError as exc:
         if _unknown_ids(exc):
             return {}
@@ -429,7 +435,7 @@ def _sacct(opts: Options, cluster_ids: Sequence[str]) -> dict[str, Record]:
     if _ACCOUNTING.get(sacct) is False:
         return {}
     try:
-        records = parse_sacct(_run(opts, sacct_argv(sacct, cluster_ids)).stdout)
+        records = parse_sacct(_run(opts, sacct_argv(sacct, cluster_ids), env=_query_env()).stdout)
     except SchedulerCommandError as exc:
         if _NO_ACCOUNTING in exc.stderr.lower():
             _ACCOUNTING[sacct] = False

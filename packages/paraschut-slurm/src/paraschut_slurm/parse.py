@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable
+from datetime import datetime
 
 from paraschut.errors import ParaschutError
 
@@ -22,6 +23,7 @@ __all__ = [
     "parse_scontrol_jobs",
     "parse_sinfo_partitions",
     "parse_squeue",
+    "parse_time",
     "rejected_ids",
 ]
 
@@ -29,12 +31,14 @@ __all__ = [
 Record = dict[str, str]
 
 #: squeue ``-o`` fields, in order, and the scontrol key each one fills. The name goes last: it may hold ``|``.
+#: ``%S`` is the start time (expected, while pending), ``%e`` the end time (expected, while running).
 SQUEUE_FIELDS = (("%i", "JobId"), ("%T", "JobState"), ("%r", "Reason"), ("%N", "NodeList"),
-                 ("%P", "Partition"), ("%M", "RunTime"), ("%l", "TimeLimit"), ("%j", "JobName"))
+                 ("%P", "Partition"), ("%M", "RunTime"), ("%l", "TimeLimit"), ("%S", "StartTime"),
+                 ("%e", "EndTime"), ("%j", "JobName"))
 SQUEUE_FORMAT = "|".join(code for code, _ in SQUEUE_FIELDS)
 #: sacct ``-o`` fields (``-P``: ``|``-separated), named as sacct prints them.
-SACCT_FIELDS = ("JobID", "State", "ExitCode", "NodeList", "Partition", "JobName")
-_SACCT_KEYS = {"JobID": "JobId", "State": "JobState", "JobName": "JobName"}
+SACCT_FIELDS = ("JobID", "State", "ExitCode", "NodeList", "Partition", "Start", "End", "JobName")
+_SACCT_KEYS = {"JobID": "JobId", "State": "JobState", "JobName": "JobName", "Start": "StartTime", "End": "EndTime"}
 
 _JOB_ID = re.compile(r"^\d+(_\d+)?$")
 _SBATCH = re.compile(r"^(\d+)(?:;[\w.\-]+)?$")
@@ -43,6 +47,8 @@ _KEY = re.compile(r"(?:^|\s)([A-Za-z][\w:/]*)=")
 _EXIT = re.compile(r"^\s*(\d+)(?::(\d+))?\s*$")
 _JOBCOMP_TASK = re.compile(r" ArrayJobId=(\d+) ArrayTaskId=(\d+) ")
 _REJECTED = re.compile(r"error on job id (\d+(?:_\d+)?)", re.I)
+#: Slurm's dates (SLURM_TIME_FORMAT=standard): ``2026-12-03T03:41:57``, local time.
+_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})", re.A)
 
 
 class SlurmParseError(ParaschutError):
@@ -150,6 +156,21 @@ def parse_sacct(text: str) -> dict[str, Record]:
         record = {_SACCT_KEYS.get(k, k): v.strip() for k, v in zip(SACCT_FIELDS, values, strict=True)}
         jobs[record["JobId"]] = record
     return jobs
+
+
+def parse_time(text: str) -> float | None:
+    """A date Slurm printed (``2026-12-03T03:41:57``, local time) as epoch seconds; None for
+    ``Unknown``, ``None``, ``N/A``, ``NONE``, an empty or unreadable value. Never raises."""
+    match = _TIME.fullmatch((text or "").strip())
+    if match is None:
+        return None
+    try:
+        year, month, day, hour, minute, second = (int(g) for g in match.groups())
+        # naive: the machine's local time zone, in which squeue/scontrol/sacct (run here) print
+        stamp = datetime(year, month, day, hour, minute, second).timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None
+    return stamp if stamp >= 86400 else None  # epoch 0 is no time
 
 
 def parse_exit_code(text: str) -> tuple[int | None, int | None]:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from paraschut import JobStatus
 from paraschut.models import COMPLETE, FAILED, RUN, SUBMIT, UNKNOWN
 
-from .parse import parse_exit_code
+from .parse import parse_exit_code, parse_time
 
 __all__ = [
     "FINISHED",
@@ -86,18 +86,38 @@ def _failure(meaning: str, name: str, code: int | None, signal: int | None) -> s
     return ", ".join(parts) if name == "FAILED" or len(parts) == 1 else f"{meaning} ({', '.join(parts[1:])})"
 
 
+def _times(state: str, fields: Mapping[str, str], nodes: str) -> dict[str, float]:
+    """``started`` for a running or finished job, ``ended`` for a finished one (epoch seconds).
+
+    A pending job's StartTime is only expected, as is a running job's EndTime; a job cancelled
+    before it ran has StartTime = EndTime = when it was cancelled, but no node: it did not start.
+    """
+    times: dict[str, float] = {}
+    finished = state in (COMPLETE, FAILED)
+    ran = nodes not in ("", "None", "None assigned") and not nodes.startswith("(")
+    started = parse_time(fields.get("StartTime", "")) if state == RUN or (finished and ran) else None
+    ended = parse_time(fields.get("EndTime", "")) if finished else None
+    if started is not None:
+        times["started"] = started
+    if ended is not None:
+        times["ended"] = ended
+    return times
+
+
 def job_status(cluster_id: str, fields: Mapping[str, str]) -> JobStatus:
     """Map one job's record (``JobState``, ``ExitCode``, ``Reason``, ``NodeList``, ...) to a JobStatus.
 
     ``COMPLETED`` is exit code 0 by definition; a failed state keeps the exit status from
-    ``ExitCode=N:S`` when N is not 0, and names the signal otherwise. Never raises.
+    ``ExitCode=N:S`` when N is not 0, and names the signal otherwise. When the record says when
+    the job started (and ended), ``info`` has ``started`` (and ``ended``) in epoch seconds. Never raises.
     """
     raw = fields.get("JobState", "").strip()
     state, meaning = map_state(raw)
     code, signal = parse_exit_code(fields.get("ExitCode", ""))
     nodes = fields.get("NodeList", "").strip()
     host = None if nodes in ("", "None") or nodes.startswith("(") else nodes
-    info = {k: fields[k] for k in INFO_KEYS if fields.get(k)}
+    info: dict[str, object] = {k: fields[k] for k in INFO_KEYS if fields.get(k)}
+    info.update(_times(state, fields, nodes))
     if state == COMPLETE:
         if code not in (None, 0) or signal:  # COMPLETED with a non-zero code: never seen, trust the code
             return JobStatus(cluster_id, FAILED, raw_state=raw, exit_code=code or None,
