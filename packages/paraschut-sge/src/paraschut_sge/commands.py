@@ -38,7 +38,6 @@ import os
 import platform
 import re
 import subprocess
-import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -56,6 +55,7 @@ from .parse import (
     parse_qstat_j,
     parse_qstat_xml,
     parse_qsub,
+    parse_time,
 )
 
 __all__ = [
@@ -407,11 +407,9 @@ def find_submitted(executor: Executor, jobs: Sequence[JobSpec], since: float = 0
 
 
 def _epoch(stamp: str) -> float:
-    """qacct's ``Tue Nov 24 00:44:50 2026`` (local time) as epoch seconds; 0 when unreadable."""
-    try:
-        return time.mktime(time.strptime(stamp, "%a %b %d %H:%M:%S %Y"))
-    except ValueError:
-        return 0.0
+    """qacct's ``Tue Nov 24 00:44:50 2026`` (local time) as epoch seconds; 0 when unreadable
+    (parse_time, not strptime, whose day and month names follow the locale)."""
+    return parse_time(stamp) or 0.0
 
 
 _SGE_ID = re.compile(r"[0-9]+(\.[0-9]+)?")
