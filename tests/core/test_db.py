@@ -382,3 +382,14 @@ def test_a_newer_index_error_is_a_paraschut_error(tmp_path: Path) -> None:
     path = _newer_index(tmp_path)
     with pytest.raises(psu.ParaschutError):
         JobIndex(str(path))
+
+
+def test_importing_paraschut_leaves_sqlite_utils_for_doctor() -> None:
+    """Every job script and command imports paraschut: sqlite-utils (a third of that import)
+    loads only when the index's sqlite-utils view is used (doctor's table counts)."""
+    import subprocess
+    import sys
+
+    probe = "import sys, paraschut; print('sqlite_utils' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

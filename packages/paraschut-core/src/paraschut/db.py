@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
-import sqlite_utils
 
 from . import filters
 from .errors import ConflictError, IndexBusyError, InvalidFilterError, InvalidJobError, JobNotFoundError
 from .files import make_private_dirs
 from .jobinfo import COLUMN_FIELDS, JobInfo, merge_row
 from .migrations import migrate
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 __all__ = [
     "FILTER_MAX_LENGTH", "FILTER_SECONDS", "JOB_COLUMNS", "NETWORK_FILESYSTEMS", "JobIndex", "filesystem_type",
@@ -99,7 +102,14 @@ class JobIndex:
         self.conn.row_factory = sqlite3.Row
         self.journal_mode = self._journal(journal_mode)
         self._busy(lambda: migrate(self.conn))
-        self.db = sqlite_utils.Database(self.conn)
+
+    @functools.cached_property
+    def db(self) -> sqlite_utils.Database:
+        """The index as a sqlite-utils Database (imported on first use: it is a third of the time
+        ``import paraschut`` takes, and every job script and command pays that)."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
 
     @staticmethod
     def _create_private(path: str) -> None:
