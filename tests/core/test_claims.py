@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 from typing import Any
 
 import psutil
@@ -138,9 +139,12 @@ def _held(monkeypatch: pytest.MonkeyPatch, env: Any) -> Uncertain:
 def test_a_held_job_stays_held_when_the_plugin_cannot_look_it_up(env, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     unsure = _held(monkeypatch, env)
     for _ in range(2):
+        before = time.time()
         assert psu.submit_jobs(Executor="unsure") == 0
         held = psu.get_job_info(1, 0)
         assert (held["state"], held["ClusterID"]) == ("submit", None) and "may have queued" in held["submit_error"]
+        ((token,),) = get_session().index.query("SELECT submitter FROM jobs WHERE BatchID=1 AND JobIndex=0")
+        assert token.startswith("held:") and float(token[5:]) >= before - 0.01  # asked again after a grace
     assert unsure.submitted == []  # never submitted again
 
 

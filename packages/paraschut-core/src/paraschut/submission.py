@@ -271,8 +271,9 @@ def _settle(
                 continue
             if found is None and _held_since(row[8]) is not None:
                 # held after an uncertain submission, and the plugin cannot look it up: it stays
-                # held, as before lookups existed (decision 25: a person checks and resets it)
-                conn.execute("UPDATE jobs SET submitter=? WHERE id=?", (row[8], job_id))
+                # held, as before lookups existed (decision 25: a person checks and resets it);
+                # asked again only after another grace, not by every submit_jobs meanwhile
+                conn.execute("UPDATE jobs SET submitter=? WHERE id=?", (f"{HELD}{now:.3f}", job_id))
                 continue
             how = (
                 f"its submission to {name!r} was uncertain" if _held_since(row[8]) is not None else
