@@ -140,7 +140,7 @@ def test_every_listing_command_prints_json(batch: Path) -> None:
     queue = run_json("queue")
     assert queue["batches"][0]["counts"] == {"init": 3} and queue["batches"][0]["name"] == ["cli", "demo"]
     assert queue["summary"] == {"jobs": 3, "complete": 0, "failed": 0, "on_queue": 0, "running": 0,
-                                "missing": 0, "executor_errors": {}}
+                                "missing": 0, "spawn_failed": 0, "executor_errors": {}}
     assert run_json("info", str(BATCH), "0")["JobIndex"] == 0
     assert "file" in [r["executor"] for r in run_json("plugins")["executors"]]
     assert run_json("config")["settings"]["executor"]["value"] == "file"

@@ -138,6 +138,31 @@ def test_a_failed_spawn_is_redone_by_spawn_resubmit(env, monkeypatch: pytest.Mon
     assert psu.get_job_info(1, 0)["state"] == "complete"
 
 
+def test_the_dashboard_flags_a_job_a_failed_spawn_holds_in_spawn(
+    env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from paraschut.api import queue_snapshot
+    from paraschut.dashboard import as_json
+
+    monkeypatch.setenv("PARASCHUT_EXECUTOR", "fake")
+    psu.add_batch_to_queue(1, [job(0), job(1)])
+    psu.submit_jobs()
+    psu.spawn_submit(psu.get_job_info(1, 1), 2)
+    rows = psu.spawn_get_info(1, 1)
+    env.fake.finish(rows[0]["ClusterID"], exit_code=3)
+    psu.get_queue()
+    report = capsys.readouterr().out
+    assert "    spawn failed: [1]" in report and "| spawn failed: 1 (spawn_resubmit)" in report
+    snap = queue_snapshot()
+    assert snap.status.spawn_failed == {(1, 1)}
+    data = as_json(snap.jobs, snap.names, snap.status)
+    assert data["batches"][0]["spawn_failed"] == [1] and data["summary"]["spawn_failed"] == 1
+    psu.get_queue(Display={"complete"})  # not asked for: not shown
+    assert "spawn failed:" not in capsys.readouterr().out.split("on queue")[0]
+    assert psu.spawn_resubmit(1, 1) == [0]
+    assert queue_snapshot().status.spawn_failed == set()
+
+
 def test_a_job_a_spawn_submits_is_not_that_spawn(spawner, monkeypatch: pytest.MonkeyPatch) -> None:
     """Executors that pass the submitter's whole environment on (sbatch --export=ALL, qsub -V) must
     not make the next job, submitted from inside the last spawn, believe it is that spawn."""

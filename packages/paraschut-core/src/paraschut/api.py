@@ -88,6 +88,9 @@ def queue_snapshot(
         _reset_missing(session, status)
         jobs = session.index.jobs(where)
         status.missing.clear()
+    if any(j["state"] == SPAWN for j in jobs):
+        shown = {(j["BatchID"], j["JobIndex"]) for j in jobs if j["state"] == SPAWN}
+        status.spawn_failed |= session.index.failed_spawns() & shown
     return QueueSnapshot(jobs=list(jobs), names=_batch_names(session), status=status)
 
 

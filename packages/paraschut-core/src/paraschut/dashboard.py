@@ -17,6 +17,8 @@ __all__ = ["STATE_ORDER", "BatchRow", "batch_rows", "batch_title", "compact", "a
 
 STATE_ORDER = (INIT, SUBMIT, RUN, SPAWN, COMPLETE, COLLECTED, FAILED)
 MISSING = "missing"
+#: jobs in spawn with a failed spawn (shown like missing jobs: a marker, not a state)
+SPAWN_FAILED = "spawn failed"
 
 
 def _joined(name: Any) -> str:
@@ -59,14 +61,17 @@ def _batch_lines(
         key = (job["BatchID"], job["JobIndex"])
         by_state.setdefault(job["state"], []).append((job["JobIndex"], status.online.get(key, 0)))
     order = [s for s in STATE_ORDER if s in by_state] + sorted(set(by_state) - set(STATE_ORDER))
-    width = max((len(s) for s in [*order, "missing"]), default=8) + 1
+    stuck = [(j["JobIndex"], 0) for j in jobs if (j["BatchID"], j["JobIndex"]) in status.spawn_failed]
+    width = max((len(s) for s in [*order, MISSING, *([SPAWN_FAILED] if stuck else [])]), default=8) + 1
     lines = []
     for state in order:
         if display is None or state in display:
             lines.append(f"    {state + ':':<{width}} {compact(by_state[state])}")
     missing = [(j["JobIndex"], 0) for j in jobs if (j["BatchID"], j["JobIndex"]) in status.missing]
-    if missing and (display is None or "missing" in display or display & {SUBMIT, RUN, SPAWN}):
-        lines.append(f"    {'missing:':<{width}} {compact(missing)}")
+    if missing and (display is None or MISSING in display or display & {SUBMIT, RUN, SPAWN}):
+        lines.append(f"    {MISSING + ':':<{width}} {compact(missing)}")
+    if stuck and (display is None or SPAWN_FAILED in display or SPAWN in display):
+        lines.append(f"    {SPAWN_FAILED + ':':<{width}} {compact(stuck)}")
     return lines
 
 
@@ -99,13 +104,18 @@ def summary(jobs: Sequence[Mapping[str, Any]], status: Refresh) -> str:
         text += f" | missing: {len(status.missing)}"
     if failed:
         text += f" | failed: {failed}"
+    if status.spawn_failed:
+        text += f" | spawn failed: {len(status.spawn_failed)} (spawn_resubmit)"
     for name, error in sorted(status.errors.items()):
         text += f"\n! executor {name!r} could not be polled: {error}"
     return text
 
 
 # -- the command line's table ------------------------------------------------------------------
-COLORS = {RUN: "green", SPAWN: "green", FAILED: "red", MISSING: "yellow", COMPLETE: "blue", COLLECTED: "blue"}
+COLORS = {
+    RUN: "green", SPAWN: "green", FAILED: "red", MISSING: "yellow", SPAWN_FAILED: "red", COMPLETE: "blue",
+    COLLECTED: "blue",
+}
 
 
 @frozen
@@ -138,6 +148,9 @@ def batch_rows(
         missing = [(j["JobIndex"], 0) for j in batch_jobs if (batch_id, j["JobIndex"]) in status.missing]
         if missing and (display is None or MISSING in display or display & {SUBMIT, RUN, SPAWN}):
             shown[MISSING] = missing
+        stuck = [(j["JobIndex"], 0) for j in batch_jobs if (batch_id, j["JobIndex"]) in status.spawn_failed]
+        if stuck and (display is None or SPAWN_FAILED in display or SPAWN in display):
+            shown[SPAWN_FAILED] = stuck
         if not shown:
             continue
         rows.append(BatchRow(
@@ -167,7 +180,7 @@ def table(
 ) -> list[str]:
     """The dashboard as a table: one line per batch (BatchID, name, complete/total with a bar when
     ``bars``, counts per state, job indices by state), a blank line, then the summary line."""
-    states = [s for s in [*STATE_ORDER, MISSING] if any(s in r.counts for r in rows)]
+    states = [s for s in [*STATE_ORDER, MISSING, SPAWN_FAILED] if any(s in r.counts for r in rows)]
     states += sorted({s for r in rows for s in r.counts} - set(states))
     headers = ["BatchID", "name", *(["progress"] if bars else []), "done", *states, "jobs"]
     cells: list[list[Cell]] = []
@@ -176,7 +189,7 @@ def table(
         for state, text in row.indices.items():
             jobs += [("  " if jobs else "", None), (f"{state} {text}", COLORS.get(state))]
         counts = [
-            (str(row.counts[s]), COLORS.get(s) if s in (FAILED, MISSING) else None) if row.counts.get(s)
+            (str(row.counts[s]), COLORS.get(s) if s in (FAILED, MISSING, SPAWN_FAILED) else None) if row.counts.get(s)
             else ("0" if s in row.counts else "-", "dim") for s in states
         ]
         cells.append([str(row.batch_id), row.name, *([Bar(row.done, row.total)] if bars else []),
@@ -210,11 +223,12 @@ def as_json(
                 "BatchID": batch_id, "name": names.get(batch_id), "counts": counts, "jobs": shown,
                 "running": {str(j): n for (b, j), n in sorted(status.online.items()) if b == batch_id and n},
                 "missing": sorted(j for b, j in status.missing if b == batch_id),
+                "spawn_failed": sorted(j for b, j in status.spawn_failed if b == batch_id),
             })
     totals = {
         "jobs": len(jobs), "complete": sum(1 for j in jobs if j["state"] in (COMPLETE, COLLECTED)),
         "failed": sum(1 for j in jobs if j["state"] == FAILED), "on_queue": sum(status.on_queue.values()),
         "running": sum(1 for v in status.online.values() if v), "missing": len(status.missing),
-        "executor_errors": dict(status.errors),
+        "spawn_failed": len(status.spawn_failed), "executor_errors": dict(status.errors),
     }
     return {"batches": out, "summary": totals}

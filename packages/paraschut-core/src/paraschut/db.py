@@ -388,6 +388,15 @@ class JobIndex:
                 ).fetchone():
                     self._add_run_event(conn, key, cluster_id, at)
 
+    def failed_spawns(self) -> set[tuple[int, int]]:
+        """Jobs still in spawn with a failed spawn: the last spawn never completes them."""
+        rows = self.query(
+            "SELECT DISTINCT s.BatchID, s.JobIndex FROM spawns s INDEXED BY spawns_state JOIN jobs j "
+            "ON j.BatchID = s.BatchID AND j.JobIndex = s.JobIndex WHERE s.state = 'failed' AND j.state = 'spawn'",
+            raw=True,
+        )
+        return {(int(r[0]), int(r[1])) for r in rows}
+
     def job_events(self, batch_id: int) -> list[sqlite3.Row]:
         """A batch's state history, oldest first (id order: the order the index recorded it)."""
         return self.query(

@@ -30,6 +30,8 @@ class Refresh:
     queued: set[Key] = field(factory=set)
     #: active jobs (or spawns) their executor no longer knows: the README's "missing".
     missing: set[Key] = field(factory=set)
+    #: jobs in spawn whose spawns include a failed one: they wait for spawn_resubmit (or a reset).
+    spawn_failed: set[Key] = field(factory=set)
     #: jobs resolved to complete/failed by this poll.
     resolved: dict[Key, str] = field(factory=dict)
     #: executors that could not be polled, with the error.
