@@ -8,6 +8,7 @@ overhead; asserts nothing.
 from __future__ import annotations
 
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -15,12 +16,21 @@ import tempfile
 import time
 
 
-def run_paraschut(n: int, script: str) -> float:
+def phases(t0_epoch: float) -> tuple[float, float]:
+    """(first job started, last job ended) after t0, from the local executor's spool."""
+    spool = os.path.join(os.environ["PARASCHUT_DB"] + ".local", "spool.sqlite")
+    with sqlite3.connect(spool) as conn:
+        first, last = conn.execute("SELECT MIN(started), MAX(ended) FROM jobs").fetchone()
+    return first - t0_epoch, last - t0_epoch
+
+
+def run_paraschut(n: int, script: str, split: list[tuple[float, float, float]]) -> float:
     import paraschut as psu
     from paraschut.session import reset_sessions
 
     reset_sessions()
     jobs = [{"script": script, "priority": 1, "name": f"t{i}"} for i in range(n)]
+    t0_epoch = time.time()
     t0 = time.perf_counter()
     psu.add_batch_to_queue(1, jobs)
     psu.submit_jobs(Executor="local")
@@ -33,6 +43,7 @@ def run_paraschut(n: int, script: str) -> float:
         # work the index does once per job whenever it polls
         time.sleep(0.1)
     elapsed = time.perf_counter() - t0
+    split.append((*phases(t0_epoch), elapsed))
     failed = states.count("failed")
     if failed:
         print(f"warning: {failed} job(s) failed")
@@ -54,6 +65,7 @@ def main(argv: list[str]) -> None:
     rounds = int(argv[1]) if len(argv) > 1 else 3
     cpus = os.cpu_count() or 1
     xargs_times, psu_times = [], []
+    split: list[tuple[float, float, float]] = []
     # alternate the two, several rounds, and compare medians: a shared machine's load drifts
     for _ in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
@@ -66,7 +78,7 @@ def main(argv: list[str]) -> None:
                 fh.write("#!/bin/sh\ntrue\n")
             os.chmod(script, 0o755)
             xargs_times.append(run_xargs(n, script, cpus))
-            psu_times.append(run_paraschut(n, script))
+            psu_times.append(run_paraschut(n, script, split))
     xargs, psu = statistics.median(xargs_times), statistics.median(psu_times)
     ratios = sorted(p / x for p, x in zip(psu_times, xargs_times, strict=True))
     print(f"{n} trivial jobs on {cpus} cpus, median of {rounds} alternating rounds")
@@ -78,6 +90,11 @@ def main(argv: list[str]) -> None:
     )
     overhead = (psu - xargs) / n * 1000
     print(f"per-job overhead:    {overhead:.2f} ms wall, {overhead * cpus:.2f} ms of a slot")
+    first, last, seen = (statistics.median(column) for column in zip(*split, strict=True))
+    print(
+        f"paraschut's phases (medians): first job started at {first:.3f} s (add, submit, a worker's start), "
+        f"last job ended at {last:.3f} s, seen complete by get_queue at {seen:.3f} s"
+    )
 
 
 if __name__ == "__main__":
