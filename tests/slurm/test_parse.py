@@ -283,3 +283,11 @@ def test_squeue_lines_round_trip(values: list[str]) -> None:
     jobs = parse_squeue("|".join(values) + "\n")
     (record,) = jobs.values()
     assert record["JobId"] == values[0] and job_status("1", record).state in SCHEDULER_STATES
+
+
+@pytest.mark.parametrize("nodes", ["", "None", "None assigned", "(Resources)"])
+def test_a_job_without_a_node_has_no_host_and_no_start(nodes: str) -> None:
+    # sacct prints "None assigned" for a job cancelled while pending; scontrol "None"
+    status = job_status("1", {"JobState": "CANCELLED", "NodeList": nodes, "StartTime": "2026-12-03T04:00:55",
+                              "EndTime": "2026-12-03T04:00:55"})
+    assert status.host is None and "started" not in status.info and "ended" in status.info

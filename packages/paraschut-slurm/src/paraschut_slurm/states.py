@@ -86,22 +86,16 @@ def _failure(meaning: str, name: str, code: int | None, signal: int | None) -> s
     return ", ".join(parts) if name == "FAILED" or len(parts) == 1 else f"{meaning} ({', '.join(parts[1:])})"
 
 
-def _times(state: str, fields: Mapping[str, str], nodes: str) -> dict[str, float]:
+def _times(state: str, fields: Mapping[str, str], ran: bool) -> dict[str, float]:
     """``started`` for a running or finished job, ``ended`` for a finished one (epoch seconds).
 
     A pending job's StartTime is only expected, as is a running job's EndTime; a job cancelled
-    before it ran has StartTime = EndTime = when it was cancelled, but no node: it did not start.
+    before it ran (``ran``: it had a node) has StartTime = EndTime = when it was cancelled.
     """
-    times: dict[str, float] = {}
     finished = state in (COMPLETE, FAILED)
-    ran = nodes not in ("", "None", "None assigned") and not nodes.startswith("(")
     started = parse_time(fields.get("StartTime", "")) if state == RUN or (finished and ran) else None
     ended = parse_time(fields.get("EndTime", "")) if finished else None
-    if started is not None:
-        times["started"] = started
-    if ended is not None:
-        times["ended"] = ended
-    return times
+    return {k: v for k, v in (("started", started), ("ended", ended)) if v is not None}
 
 
 def job_status(cluster_id: str, fields: Mapping[str, str]) -> JobStatus:
@@ -115,9 +109,10 @@ def job_status(cluster_id: str, fields: Mapping[str, str]) -> JobStatus:
     state, meaning = map_state(raw)
     code, signal = parse_exit_code(fields.get("ExitCode", ""))
     nodes = fields.get("NodeList", "").strip()
-    host = None if nodes in ("", "None") or nodes.startswith("(") else nodes
+    # no node: pending ("(Resources)"), or never ran (scontrol "None", sacct "None assigned")
+    host = None if nodes in ("", "None", "None assigned") or nodes.startswith("(") else nodes
     info: dict[str, object] = {k: fields[k] for k in INFO_KEYS if fields.get(k)}
-    info.update(_times(state, fields, nodes))
+    info.update(_times(state, fields, ran=host is not None))
     if state == COMPLETE:
         if code not in (None, 0) or signal:  # COMPLETED with a non-zero code: never seen, trust the code
             return JobStatus(cluster_id, FAILED, raw_state=raw, exit_code=code or None,
