@@ -53,26 +53,32 @@ def compact(items: Iterable[tuple[int, int]]) -> str:
     return "[" + ", ".join(parts) + "]"
 
 
-def _batch_lines(
+def _shown(
     jobs: Sequence[Mapping[str, Any]], status: Refresh, display: set[str] | None
-) -> list[str]:
+) -> dict[str, list[tuple[int, int]]]:
+    """One batch's job indices (with running marks) by state, then its missing jobs and jobs a
+    failed spawn holds, as far as ``display`` asks for them."""
     by_state: dict[str, list[tuple[int, int]]] = {}
     for job in jobs:
         key = (job["BatchID"], job["JobIndex"])
         by_state.setdefault(job["state"], []).append((job["JobIndex"], status.online.get(key, 0)))
     order = [s for s in STATE_ORDER if s in by_state] + sorted(set(by_state) - set(STATE_ORDER))
-    stuck = [(j["JobIndex"], 0) for j in jobs if (j["BatchID"], j["JobIndex"]) in status.spawn_failed]
-    width = max((len(s) for s in [*order, MISSING, *([SPAWN_FAILED] if stuck else [])]), default=8) + 1
-    lines = []
-    for state in order:
-        if display is None or state in display:
-            lines.append(f"    {state + ':':<{width}} {compact(by_state[state])}")
-    missing = [(j["JobIndex"], 0) for j in jobs if (j["BatchID"], j["JobIndex"]) in status.missing]
-    if missing and (display is None or MISSING in display or display & {SUBMIT, RUN, SPAWN}):
-        lines.append(f"    {MISSING + ':':<{width}} {compact(missing)}")
-    if stuck and (display is None or SPAWN_FAILED in display or SPAWN in display):
-        lines.append(f"    {SPAWN_FAILED + ':':<{width}} {compact(stuck)}")
-    return lines
+    shown = {s: by_state[s] for s in order if display is None or s in display}
+    for marker, keys, shown_with in (
+        (MISSING, status.missing, {SUBMIT, RUN, SPAWN}), (SPAWN_FAILED, status.spawn_failed, {SPAWN}),
+    ):
+        marked = [(j["JobIndex"], 0) for j in jobs if (j["BatchID"], j["JobIndex"]) in keys]
+        if marked and (display is None or marker in display or display & shown_with):
+            shown[marker] = marked
+    return shown
+
+
+def _batch_lines(
+    jobs: Sequence[Mapping[str, Any]], status: Refresh, display: set[str] | None
+) -> list[str]:
+    stuck = any((j["BatchID"], j["JobIndex"]) in status.spawn_failed for j in jobs)
+    width = max(len(s) for s in {j["state"] for j in jobs} | {MISSING} | ({SPAWN_FAILED} if stuck else set())) + 1
+    return [f"    {state + ':':<{width}} {compact(marks)}" for state, marks in _shown(jobs, status, display).items()]
 
 
 def render(
@@ -139,18 +145,7 @@ def batch_rows(
         batches.setdefault(job["BatchID"], []).append(job)
     rows = []
     for batch_id, batch_jobs in batches.items():
-        by_state: dict[str, list[tuple[int, int]]] = {}
-        for job in batch_jobs:
-            key = (batch_id, job["JobIndex"])
-            by_state.setdefault(job["state"], []).append((job["JobIndex"], status.online.get(key, 0)))
-        order = [s for s in STATE_ORDER if s in by_state] + sorted(set(by_state) - set(STATE_ORDER))
-        shown = {s: by_state[s] for s in order if display is None or s in display}
-        missing = [(j["JobIndex"], 0) for j in batch_jobs if (batch_id, j["JobIndex"]) in status.missing]
-        if missing and (display is None or MISSING in display or display & {SUBMIT, RUN, SPAWN}):
-            shown[MISSING] = missing
-        stuck = [(j["JobIndex"], 0) for j in batch_jobs if (batch_id, j["JobIndex"]) in status.spawn_failed]
-        if stuck and (display is None or SPAWN_FAILED in display or SPAWN in display):
-            shown[SPAWN_FAILED] = stuck
+        shown = _shown(batch_jobs, status, display)
         if not shown:
             continue
         rows.append(BatchRow(
