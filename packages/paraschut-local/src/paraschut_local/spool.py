@@ -244,13 +244,6 @@ class Spool:
         rows = self._rows(f"SELECT {_COLUMNS} FROM jobs WHERE state = ? ORDER BY id LIMIT ?", (state, limit))
         return [_row_to_job(row) for row in rows]
 
-    def usage(self) -> tuple[int, int]:
-        """CPUs and bytes of memory taken by running (or starting) jobs."""
-        ((cpus, mem),) = self._rows(
-            "SELECT COALESCE(SUM(cpus), 0), COALESCE(SUM(mem), 0) FROM jobs WHERE state = ?", (RUNNING,)
-        )
-        return int(cpus), int(mem)
-
     def queue_head(self, limit: int) -> tuple[list[tuple[int, int, int]], int, int]:
         """The first ``limit`` queued jobs as (id, cpus, mem), with the CPUs and memory running
         jobs take, in one query (a worker asks after every job it ran)."""
