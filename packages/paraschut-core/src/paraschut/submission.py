@@ -269,14 +269,15 @@ def _settle(
                 )
                 released.append((batch, index))
                 continue
-            if found is None and _held_since(row[8]) is not None:
+            held = _held_since(row[8]) is not None
+            if found is None and held:
                 # held after an uncertain submission, and the plugin cannot look it up: it stays
                 # held, as before lookups existed (decision 25: a person checks and resets it);
                 # asked again only after another grace, not by every submit_jobs meanwhile
                 conn.execute("UPDATE jobs SET submitter=? WHERE id=?", (f"{HELD}{now:.3f}", job_id))
                 continue
             how = (
-                f"its submission to {name!r} was uncertain" if _held_since(row[8]) is not None else
+                f"its submission to {name!r} was uncertain" if held else
                 f"its submitter died while submitting it to {name!r}"
             )
             why = (
