@@ -87,6 +87,36 @@ def test_queue_colours_failed_jobs_on_a_terminal_only(batch: Path) -> None:
     assert code == 0 and "failed [1]" in shown and "\033[" not in shown and "─" not in shown
 
 
+# -- wait ----------------------------------------------------------------------------------------
+def test_wait_returns_0_once_every_job_ended_and_shows_the_table(batch: Path) -> None:
+    run("submit", "--executor", "local")  # real processes (the file executor's jobs never end by themselves)
+    lines = run("wait", "--timeout", "60").stdout.splitlines()
+    assert lines[1].split()[:3] == [str(BATCH), "cli/demo", "3/3"]
+    assert lines[-1] == "on queue: 0 jobs, 0 running | complete: 3/3"
+    assert set(states().values()) == {"complete"}
+
+
+def test_wait_returns_1_when_a_job_failed_and_prints_json(batch: Path) -> None:
+    script = batch / "job.sh"
+    script.write_text(script.read_text() + '[ "$PARASCHUT_JOB_INDEX" != 1 ]\n')
+    run("submit", "--executor", "local")
+    data = run_json("wait", "--batch", str(BATCH), code=1)
+    assert [j["state"] for j in data["batches"][0]["jobs"]] == ["complete", "failed", "complete"]
+
+
+def test_wait_gives_up_after_its_timeout_with_124_naming_the_jobs(batch: Path) -> None:
+    run("submit", "--job", "2", "--batch", str(BATCH))  # submitted, never run
+    proc = run("wait", "--timeout", "0.3", code=124)
+    assert proc.stderr == f"paraschut wait: 1 job(s) still queued or running after 0.3 s: {BATCH}/2\n"
+    assert proc.stdout == ""
+    run("wait", "--timeout", "0", code=2)
+    assert states() == {0: "init", 1: "init", 2: "submit"}
+
+
+def test_wait_with_nothing_submitted_returns_at_once(batch: Path) -> None:
+    assert run("wait").stdout.splitlines()[-1] == "on queue: 0 jobs, 0 running | complete: 0/3"
+
+
 # -- submit, info, log ---------------------------------------------------------------------------
 def test_submit_then_queue_shows_submit(batch: Path) -> None:
     assert run("submit", "--batch", str(BATCH)).stdout.strip() == "submitted 3 job(s)"

@@ -15,6 +15,7 @@ from .api import (
     submit_jobs,
     submit_one_batch,
     submit_one_job,
+    wait_jobs,
 )
 from .errors import (
     ConfigError,
@@ -30,6 +31,7 @@ from .errors import (
     SchedulerNotFoundError,
     UncertainSubmissionError,
     UnknownExecutorError,
+    WaitTimeoutError,
 )
 from .hookspecs import hookimpl, hookspec
 from .models import Executor, ExecutorInfo, JobSpec, JobStatus, LogPaths, Submission
@@ -77,6 +79,7 @@ __all__ = [
     "Submission",
     "UncertainSubmissionError",
     "UnknownExecutorError",
+    "WaitTimeoutError",
     "__version__",
     "add_batch_to_queue",
     "add_job_to_queue",
@@ -107,6 +110,7 @@ __all__ = [
     "submit_one_batch",
     "submit_one_job",
     "update_job",
+    "wait_jobs",
     "get_plugin_manager",
     "hookimpl",
     "hookspec",

@@ -22,12 +22,13 @@ from .models import ACTIVE_STATES, COLLECTED, COMPLETE, INIT, SPAWN
 from .refresh import Refresh as RefreshResult
 from .refresh import active_jobs, poll_due, refresh
 from .session import Session, get_session
+from .waiting import wait_for
 
 __all__ = [
     "QueueSnapshot", "get_queue", "periodic_submitter", "queue_snapshot", "report_missing",
     "print_log", "qdel_batch", "qdel_job", "remove_batch",
     "remove_batch_by_state", "set_batch_field", "set_job_field", "submit_jobs", "submit_one_batch",
-    "submit_one_job",
+    "submit_one_job", "wait_jobs",
 ]
 
 DEFAULT_UNLESS = frozenset({COMPLETE, COLLECTED})
@@ -56,10 +57,38 @@ def get_queue(
         if ReportMissing:
             report_missing(snapshot.status)
         return None
+    return _by_batch(snapshot.jobs)
+
+
+def _by_batch(jobs: Iterable[JobInfo]) -> dict[int, list[JobInfo]]:
     grouped: dict[int, list[JobInfo]] = {}
-    for job in snapshot.jobs:
+    for job in jobs:
         grouped.setdefault(job["BatchID"], []).append(job)
     return grouped
+
+
+def wait_jobs(Filter: str | None = None, Timeout: float | None = None) -> dict[int, list[JobInfo]]:
+    """Block until no job matching ``Filter`` is queued or running (in submit, run or spawn), then
+    return them all as ``{BatchID: [jobs]}``, like ``get_queue(Verbose=False)``.
+
+    Jobs in init are not waited for (submit them first, or let periodic_submitter do it). A job
+    its executor lost (missing) or whose spawn failed ends the wait too: it will not change by
+    itself. Executors are polled every ``status_interval`` (at least every 0.1 s); one that can
+    tell at once when its jobs end (the local executor) ends the wait within milliseconds.
+
+    :raises WaitTimeoutError: ``Timeout`` seconds passed first (a TimeoutError; ``.jobs`` lists
+        the (BatchID, JobIndex) still queued or running).
+    """
+    timeout = None if Timeout is None else arguments.seconds(Timeout, "Timeout")
+    where = compile_filter(Filter)
+    session = get_session()
+    wait_for(session, where, timeout)
+    return _read_by_batch(session, where)
+
+
+@paused_gc
+def _read_by_batch(session: Session, where: str | None) -> dict[int, list[JobInfo]]:
+    return _by_batch(session.index.jobs(where))
 
 
 @frozen

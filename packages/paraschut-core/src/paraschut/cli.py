@@ -21,7 +21,7 @@ from attrs import frozen
 
 import paraschut as psu
 from paraschut import dashboard, submission
-from paraschut.api import queue_snapshot, report_missing
+from paraschut.api import QueueSnapshot, queue_snapshot, report_missing
 from paraschut.config import load_settings
 from paraschut.diagnostics import config_report, doctor_report, plugins_report
 from paraschut.errors import (
@@ -31,23 +31,29 @@ from paraschut.errors import (
     PluginLoadError,
     SchedulerCommandError,
     SchedulerNotFoundError,
+    WaitTimeoutError,
 )
 from paraschut.filters import compile_filter
 from paraschut.session import get_session
 from paraschut.terminal import Live, ProgressBar, Style, output_width
 from paraschut.terminal import table as text_table
 
-__all__ = ["EXIT_BUSY", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_SCHEDULER", "EXIT_USAGE", "main"]
+__all__ = [
+    "EXIT_BUSY", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_SCHEDULER", "EXIT_TIMEOUT", "EXIT_USAGE", "main",
+]
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BUSY, EXIT_SCHEDULER, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130  # 143: SIGTERM
+EXIT_TIMEOUT = 124  # wait --timeout, as timeout(1)
 EPILOG = """\
 exit status:
   0    success
   1    an error: a bad filter, an unknown job or executor, an invalid setting, a job the
-       scheduler could not take...; doctor: a problem was found
+       scheduler could not take...; doctor: a problem was found; wait: a job failed, or
+       its executor lost it (missing) or its spawn failed
   2    usage: bad options, or rm without --yes when stdin is not a terminal
   3    the job index stayed locked by other processes for longer than busy_timeout: retry
   4    a scheduler command failed or is not installed, or an executor's plugin failed to load
+  124  wait: --timeout passed while jobs were still queued or running (as timeout(1))
   130  interrupted by Ctrl-C (143: by SIGTERM) during a one-shot command; queue --watch,
        log --follow and submit --periodic end with 0 when interrupted, as that is how they stop
 
@@ -121,7 +127,11 @@ def _queue_lines(args: argparse.Namespace, flt: str | None, style: Style, bars: 
             Display=args.state, Filter=flt, ResetMissing=args.reset_missing, Refresh=args.refresh
         )).splitlines()
     snap = queue_snapshot(Filter=flt, ResetMissing=args.reset_missing, Refresh=args.refresh)
-    rows = dashboard.batch_rows(snap.jobs, snap.names, snap.status, set(args.state) if args.state else None)
+    return _table_lines(snap, style, bars, set(args.state) if args.state else None)
+
+
+def _table_lines(snap: QueueSnapshot, style: Style, bars: bool, states: set[str] | None = None) -> list[str]:
+    rows = dashboard.batch_rows(snap.jobs, snap.names, snap.status, states)
     summary = dashboard.summary(snap.jobs, snap.status)
     if not rows:
         return summary.splitlines()
@@ -205,6 +215,31 @@ def _submit_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--max-jobs", type=int, metavar="N", help="at most N jobs active at once")
     s.add_argument("--executor", metavar="NAME", help="executor to submit to (default: configured)")
     s.add_argument("--periodic", type=_seconds, metavar="SECONDS", help="submit every SECONDS until all done")
+
+
+# -- wait --------------------------------------------------------------------------------------
+def cmd_wait(args: argparse.Namespace) -> int:
+    """Block until the selected jobs left their queues; show the table; fail when one failed."""
+    flt = _with_batch(args.filter, args.batch)
+    try:
+        batches = psu.wait_jobs(Filter=flt, Timeout=args.timeout)
+    except WaitTimeoutError as exc:
+        print(f"paraschut wait: {exc}", file=sys.stderr)
+        return EXIT_TIMEOUT
+    snap = queue_snapshot(Filter=flt)
+    if args.json:
+        _dump(dashboard.as_json(snap.jobs, snap.names, snap.status, None))
+    else:
+        style = _style(args)
+        print("\n".join(_table_lines(snap, style, bars=style.glyphs)))
+    jobs = [job for batch in batches.values() for job in batch]
+    # failed, or still submit/run/spawn: lost by its executor, or a spawn failed
+    return EXIT_ERROR if any(job["state"] in ("failed", "submit", "run", "spawn") for job in jobs) else EXIT_OK
+
+
+def _wait_args(w: argparse.ArgumentParser) -> None:
+    _add_selection(w)
+    w.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="give up after SECONDS (exit status 124)")
 
 
 # -- info, log ---------------------------------------------------------------------------------
@@ -430,6 +465,8 @@ class Command:
 COMMANDS = [
     Command("queue", "show the dashboard of batches and job states", _queue_args, cmd_queue, listing=True),
     Command("submit", "submit the jobs the priority rules allow", _submit_args, cmd_submit),
+    Command("wait", "wait until the jobs left their queues (exit 1 if one failed)", _wait_args, cmd_wait,
+            listing=True),
     Command("info", "print a job's metadata", _job_args, cmd_info, listing=True),
     Command("log", "print a job's stdout (or stderr)", _log_args, cmd_log, listing=True),
     Command("reset", "set jobs back to init (not complete ones, unless --all)", _reset_args, cmd_reset),

@@ -18,6 +18,7 @@ __all__ = [
     "SchedulerNotFoundError",
     "UncertainSubmissionError",
     "UnknownExecutorError",
+    "WaitTimeoutError",
 ]
 
 
@@ -166,3 +167,15 @@ class UncertainSubmissionError(SchedulerCommandError):
             f"get_job_info(SetID=True) records its id); if the scheduler does not have them, reset them "
             f"to init ('paraschut reset BATCH JOB...')",
         )
+
+
+class WaitTimeoutError(ParaschutError, TimeoutError):
+    """``wait_jobs`` gave up: jobs were still queued or running when its ``Timeout`` passed.
+
+    ``jobs`` lists them as (BatchID, JobIndex) pairs.
+    """
+
+    def __init__(self, jobs: Sequence[tuple[int, int]], timeout: float) -> None:
+        self.jobs = sorted(jobs)
+        shown = ", ".join(f"{b}/{j}" for b, j in self.jobs[:5]) + (", ..." if len(self.jobs) > 5 else "")
+        super().__init__(f"{len(self.jobs)} job(s) still queued or running after {timeout:g} s: {shown}")

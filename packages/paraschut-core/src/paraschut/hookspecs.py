@@ -75,6 +75,28 @@ def paraschut_status(executor: Executor, cluster_ids: Sequence[str]) -> Mapping[
 
 
 @hookspec(firstresult=True)
+def paraschut_wait(executor: Executor, cluster_ids: Sequence[str], timeout: float) -> bool | None:
+    """Block until none of these jobs is queued or running any more, or until ``timeout`` passes.
+
+    Optional, for executors that can tell cheaply and at once (the local executor reads its own
+    spool): ``wait_jobs`` then notices the end of the last job within milliseconds instead of at
+    its next poll, and polls the scheduler only every ``status_interval`` meanwhile. Answer from
+    what the executor already knows, without a scheduler command per check; the poll that follows
+    (``paraschut_status``) records how the jobs ended. Without it, ``wait_jobs`` sleeps
+    ``status_interval`` between polls.
+
+    Stops at first non-None result.
+
+    :param executor: the executor the jobs were submitted to.
+    :param cluster_ids: the jobs to wait for (an id the executor does not know counts as ended).
+    :param timeout: at most this many seconds to block.
+    :returns: ``True`` when none of them is queued or running any more, ``False`` when the timeout
+        passed first; ``None`` when ``executor`` is not this plugin's.
+    :raises SchedulerCommandError: the executor could not be asked.
+    """
+
+
+@hookspec(firstresult=True)
 def paraschut_find_submitted(
     executor: Executor, jobs: Sequence[JobSpec], since: float
 ) -> Mapping[str, str] | None:

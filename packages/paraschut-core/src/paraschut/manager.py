@@ -88,6 +88,20 @@ class ExecutorManager:
         )
         return dict(answer)
 
+    def wait(self, executor: Executor, cluster_ids: Sequence[str], timeout: float) -> bool | None:
+        """Block until none of the jobs is queued or running (True) or ``timeout`` passed (False);
+        None at once when the plugin cannot wait (it does not implement ``paraschut_wait``)."""
+        self.check(executor)
+        try:
+            answer = self.pm.hook.paraschut_wait(executor=executor, cluster_ids=list(cluster_ids), timeout=timeout)
+        except ParaschutError:
+            raise
+        except Exception as exc:
+            raise ParaschutError(
+                f"executor {executor.name!r} failed in paraschut_wait: {type(exc).__name__}: {exc}"
+            ) from exc
+        return None if answer is None else bool(answer)
+
     def cancel(self, executor: Executor, cluster_ids: Sequence[str]) -> list[str]:
         """Cancel jobs; returns the ids the scheduler accepted."""
         if not cluster_ids:

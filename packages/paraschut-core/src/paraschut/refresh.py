@@ -14,7 +14,7 @@ from .errors import ParaschutError
 from .models import COMPLETE, FAILED, RUN, SPAWN, SUBMIT, Executor, JobStatus
 from .session import Session
 
-__all__ = ["Refresh", "refresh"]
+__all__ = ["Key", "Refresh", "refresh", "targets_of"]
 
 log = logging.getLogger(__name__)
 Key = tuple[int, int]
@@ -43,7 +43,7 @@ class Refresh:
 Target = tuple[Key, "int | None", str, float]
 
 
-def _targets(session: Session, jobs: Sequence[Mapping[str, Any]]) -> dict[str, list[Target]]:
+def targets_of(session: Session, jobs: Sequence[Mapping[str, Any]]) -> dict[str, list[Target]]:
     """Cluster ids to ask about, per executor: ((BatchID, JobIndex), SpawnID, ClusterID, submitted)."""
     out: dict[str, list[Target]] = {}
     spawning = []
@@ -225,7 +225,7 @@ def refresh(
     ``executor``, when given, is used (with its options) for the jobs of its name.
     """
     result = Refresh()
-    for name, targets in _targets(session, jobs).items():
+    for name, targets in targets_of(session, jobs).items():
         try:
             chosen = executor if executor is not None and executor.name == name else session.executor(name)
             statuses, fresh = _poll(session, chosen, targets, force)

@@ -22,6 +22,7 @@ from .states import status_of, summary_of
 
 __all__ = [
     "DEFAULT_SPOOL", "cancel", "capacity_of", "find_submitted", "spool_dir_of", "status", "submit", "summary",
+    "wait",
 ]
 
 DEFAULT_SPOOL = "~/.paraschut/local"
@@ -29,6 +30,9 @@ CANCELLED = "cancelled"
 #: Seconds between two prunings of old finished jobs by one process.
 PRUNE_EVERY = 3600.0
 _last_prune: dict[str, float] = {}
+#: Seconds between two looks at the spool while waiting: the shortest while jobs keep ending
+#: (each look costs microseconds), growing to the longest while nothing changes.
+WAIT_STEPS = (0.005, 0.05)
 
 
 def spool_dir_of(executor: Executor) -> str:
@@ -127,6 +131,34 @@ def status(executor: Executor, cluster_ids: Sequence[str]) -> dict[str, JobStatu
         _maybe_prune(executor, spool)
     wanted = _ids(cluster_ids)
     return {wanted[row.id]: status_of(row) for row in spool.many(list(wanted), with_spec=False)}
+
+
+def wait(executor: Executor, cluster_ids: Sequence[str], timeout: float) -> bool:
+    """Block until none of the jobs is queued or running in the spool (True), or ``timeout`` (False).
+
+    Looks again only when another process committed to the spool since (SQLite's data_version),
+    so a wait on long jobs costs next to nothing; a job whose worker died stays running here until
+    the next status call settles it.
+    """
+    if not _exists(executor):
+        return True
+    spool = open_spool(spool_dir_of(executor))
+    wanted = set(_ids(cluster_ids))
+    deadline = time.monotonic() + timeout
+    seen = None
+    step = WAIT_STEPS[0]
+    while True:
+        version = spool.data_version()
+        if version != seen:
+            seen, step = version, WAIT_STEPS[0]
+            if spool.first_active(wanted) is None:
+                return True
+        else:
+            step = min(step * 2, WAIT_STEPS[1])
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(step, remaining))
 
 
 def find_submitted(executor: Executor, jobs: Sequence[JobSpec]) -> dict[str, str]:

@@ -30,6 +30,7 @@ __all__ = [
     "paraschut_status",
     "paraschut_submit",
     "paraschut_submit_array",
+    "paraschut_wait",
 ]
 
 NAME = "local"
@@ -64,6 +65,13 @@ def paraschut_status(executor: Executor, cluster_ids: Sequence[str]) -> Mapping[
     if executor.name != NAME:
         return None
     return cluster.status(executor, cluster_ids)
+
+
+@hookimpl
+def paraschut_wait(executor: Executor, cluster_ids: Sequence[str], timeout: float) -> bool | None:
+    if executor.name != NAME:
+        return None
+    return cluster.wait(executor, cluster_ids, timeout)
 
 
 @hookimpl

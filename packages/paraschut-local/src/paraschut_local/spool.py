@@ -6,7 +6,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple, TypeVar
 
@@ -256,6 +256,32 @@ class Spool:
         if not rows:
             return [], 0, 0
         return [(int(r[0]), int(r[1]), int(r[2])) for r in rows], int(rows[0][3]), int(rows[0][4])
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits to the spool (cheap: no read
+        of the database itself)."""
+        return int(self._rows("PRAGMA data_version")[0][0])
+
+    def first_active(self, ids: Collection[int]) -> int | None:
+        """One of ``ids`` still queued or running, or None.
+
+        Reads the state index between the lowest and the highest id and stops at the first id
+        asked about: one step when the jobs are one submission's, however many they are.
+        """
+        if not ids:
+            return None
+        low, high = min(ids), max(ids)
+
+        def scan() -> int | None:
+            cursor = self.conn.execute(
+                "SELECT id FROM jobs WHERE state IN (?, ?) AND id BETWEEN ? AND ?", (QUEUED, RUNNING, low, high)
+            )
+            try:
+                return next((job_id for (job_id,) in cursor if job_id in ids), None)
+            finally:
+                cursor.close()
+
+        return self._retry(scan)
 
     def position(self, job_id: int) -> int:
         """How many queued jobs are ahead of this one."""

@@ -193,6 +193,25 @@ class ExecutorContract:
         sub = manager.submit(executor, spec)
         assert manager.find_submitted(executor, [spec, never], since) == {spec.key: sub.cluster_id}
 
+    def test_wait_says_whether_the_jobs_left_the_queue(
+        self, manager: ExecutorManager, executor: Executor, jobdir: Path
+    ) -> None:
+        """What wait_jobs relies on between polls (optional hook: None skips): False while a job
+        runs (after the timeout, not before), True once the jobs ended, as status then agrees."""
+        if not self.runs_jobs:
+            pytest.skip(f"the {self.executor_name} executor does not run jobs itself")
+        long = manager.submit(executor, make_spec(jobdir, "sleep 30", name="waitlong")).cluster_id
+        answer = manager.wait(executor, [long], 0.5)
+        if answer is None:
+            manager.cancel(executor, [long])
+            pytest.skip(f"the {self.executor_name} executor does not implement paraschut_wait")
+        assert answer is False
+        quick = manager.submit(executor, make_spec(jobdir, "exit 3", name="waitquick", index=1)).cluster_id
+        manager.cancel(executor, [long])
+        assert manager.wait(executor, [long, quick], self.timeout) is True
+        statuses = manager.status(executor, [long, quick])
+        assert not any(status.on_queue for status in statuses.values()), statuses
+
     def test_environment_reaches_the_job_intact(
         self, manager: ExecutorManager, executor: Executor, jobdir: Path
     ) -> None:

@@ -1,0 +1,89 @@
+"""Waiting for jobs to end: polls (as get_queue does) with the executors' own blocking between them."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .errors import ParaschutError, WaitTimeoutError
+from .models import SPAWN
+from .refresh import refresh, targets_of
+from .session import Session
+
+__all__ = ["MIN_GAP", "wait_for"]
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two polls of a wait at least (``status_interval`` 0 means "poll on every call").
+MIN_GAP = 0.1
+
+
+def _active(session: Session, where: str | None) -> list[dict[str, Any]]:
+    """The columns polling needs, for every job of the selection that should be on a queue."""
+    rows = session.index.filtered(
+        where,
+        "SELECT BatchID, JobIndex, state, executor, ClusterID, submit_time FROM jobs "
+        "WHERE ({where}) AND state IN ('submit', 'run', 'spawn')",
+    )
+    return [dict(r) for r in rows]
+
+
+def _still_active(session: Session, where: str | None, force: bool) -> list[dict[str, Any]]:
+    """The jobs of the selection that may still change, after a poll.
+
+    Polls like get_queue (a snapshot younger than ``status_interval`` is reused unless ``force``). A job its
+    executor no longer knows (missing) or a job whose spawn failed will not change by itself: it
+    ends the wait as if it had ended.
+    """
+    active = _active(session, where)
+    if not active:
+        return []
+    status = refresh(session, active, force=force)
+    stuck = set(status.missing)
+    if any(job["state"] == SPAWN for job in active):
+        stuck |= session.index.failed_spawns()
+    return [job for job in active if (key := (job["BatchID"], job["JobIndex"])) not in status.resolved
+            and key not in stuck]
+
+
+def _block(session: Session, jobs: Sequence[Mapping[str, Any]], seconds: float) -> bool:
+    """Wait up to ``seconds`` for the jobs to leave their queues, through the executors that can
+    tell (``paraschut_wait``); True when one of them says all its jobs did (poll now)."""
+    deadline = time.monotonic() + seconds
+    for name, targets in targets_of(session, jobs).items():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        try:
+            done = session.manager.wait(session.executor(name), [cid for _, _, cid, _ in targets], remaining)
+        except ParaschutError as exc:
+            log.warning("could not wait on executor %r (polling instead): %s", name, exc)
+            continue
+        if done:
+            return True
+    remaining = deadline - time.monotonic()
+    if remaining > 0:
+        time.sleep(remaining)
+    return False
+
+
+def wait_for(session: Session, where: str | None, timeout: float | None) -> None:
+    """Return once no job of the selection is queued or running; raise WaitTimeoutError after
+    ``timeout`` seconds (None: no limit).
+
+    Between polls (every ``status_interval``, at least :data:`MIN_GAP`) it blocks in the
+    executors' ``paraschut_wait`` where they have one, so the end of the last job is seen at once.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    gap = max(session.settings.status_interval, MIN_GAP)
+    ended = False  # an executor said the jobs ended: poll it now, not a recent snapshot
+    while True:
+        left = _still_active(session, where, force=ended)
+        if not left:
+            return
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise WaitTimeoutError([(job["BatchID"], job["JobIndex"]) for job in left], float(timeout or 0))
+        ended = _block(session, left, gap if remaining is None else min(gap, remaining))
