@@ -79,6 +79,12 @@ def job_to_row(job: Mapping[str, Any], now: float) -> dict[str, Any]:
     return dict(zip([*COLUMN_FIELDS, "metadata"], job_to_values(job, now), strict=True))
 
 
+#: a 'run' event the scheduler saw, unless the submission's history already went past 'submit'
+_RUN_EVENT = (
+    "INSERT INTO job_events (BatchID, JobIndex, state, time, ClusterID, source) "
+    "SELECT ?, ?, 'run', ?, ?, 'scheduler' WHERE COALESCE((SELECT state FROM job_events "
+    "WHERE BatchID=? AND JobIndex=? ORDER BY id DESC LIMIT 1), 'submit') = 'submit'"
+)
 #: the columns row_to_job reads, in order
 JOB_COLUMNS = ", ".join([*COLUMN_FIELDS, "metadata"])
 
@@ -332,38 +338,58 @@ class JobIndex:
         changed: dict[tuple[Any, str], str] = {}
         now = time.time()
         times = times or {}
+        where = "BatchID=? AND JobIndex=? AND ClusterID=? AND state IN ('submit', 'run')"
         with self.write() as conn:
-            for key, cluster_id, state, exit_code, patch in rows:
-                where = "BatchID=? AND JobIndex=? AND ClusterID=? AND state IN ('submit', 'run')"
-                old = conn.execute(f"SELECT state FROM jobs WHERE {where}", (*key, cluster_id)).fetchone()
-                if old is None:
-                    continue
-                started, ended = times.get(key, (None, None))
-                if started is not None and old[0] == "submit":
-                    self._add_run_event(conn, key, cluster_id, started)
-                conn.execute(
-                    "UPDATE jobs SET state=?, exit_code=?, updated=?, version=version+1, "
-                    f"metadata=json_patch(metadata, ?) WHERE {where}",
-                    (state, exit_code, now, patch, *key, cluster_id),
-                )
-                if ended is not None and ended <= now:
-                    conn.execute(
-                        "UPDATE job_events SET time=?, source='scheduler' WHERE id=(SELECT MAX(id) FROM "
-                        "job_events WHERE BatchID=? AND JobIndex=?) AND state=?",
-                        (ended, *key, state),
-                    )
-                changed[(key, state)] = old[0]
+            # one read for the jobs' states, then each kind of write for all of them at once: the
+            # run events first, so each job's history stays in order (run, then how it ended)
+            old = self._states_under(conn, [(key, cluster_id) for key, cluster_id, *_ in rows])
+            todo = [row for row in rows if (row[0], row[1]) in old]
+            conn.executemany(
+                _RUN_EVENT,
+                [(*key, started, cid, *key) for key, cid, *_ in todo
+                 if (started := times.get(key, (None, None))[0]) is not None and old[(key, cid)] == "submit"],
+            )
+            conn.executemany(
+                "UPDATE jobs SET state=?, exit_code=?, updated=?, version=version+1, "
+                f"metadata=json_patch(metadata, ?) WHERE {where}",
+                [(state, exit_code, now, patch, *key, cid) for key, cid, state, exit_code, patch in todo],
+            )
+            conn.executemany(
+                "UPDATE job_events SET time=?, source='scheduler' WHERE id=(SELECT MAX(id) FROM "
+                "job_events WHERE BatchID=? AND JobIndex=?) AND state=?",
+                [(ended, *key, state) for key, _, state, _, _ in todo
+                 if (ended := times.get(key, (None, None))[1]) is not None and ended <= now],
+            )
+            for key, cid, state, _, _ in todo:
+                changed[(key, state)] = old[(key, cid)]
         return changed
+
+    @staticmethod
+    def _states_under(
+        conn: sqlite3.Connection, jobs: Sequence[tuple[tuple[int, int], str]]
+    ) -> dict[tuple[tuple[int, int], str], str]:
+        """{(key, ClusterID): state} of the jobs still in submit or run under that ClusterID."""
+        out: dict[tuple[tuple[int, int], str], str] = {}
+        for start in range(0, len(jobs), 300):
+            chunk = jobs[start : start + 300]
+            # a join from the keys (each one primary-key lookup): an OR of 300 terms would make
+            # SQLite scan the state index and test every term on every row
+            values = ", ".join("(?, ?, ?)" for _ in chunk)
+            found = conn.execute(
+                f"WITH asked(b, i, c) AS (VALUES {values}) SELECT j.BatchID, j.JobIndex, j.ClusterID, j.state "
+                "FROM asked CROSS JOIN jobs j ON j.BatchID = asked.b AND j.JobIndex = asked.i "
+                "WHERE j.ClusterID = asked.c AND j.state IN ('submit', 'run')",
+                [v for (b, j), cid in chunk for v in (b, j, cid)],
+            ).fetchall()
+            given = dict(chunk)  # the query compared each ClusterID as given: key the answer the same way
+            for b, j, _, state in found:
+                out[((b, j), given[(b, j)])] = state
+        return out
 
     @staticmethod
     def _add_run_event(conn: sqlite3.Connection, key: tuple[int, int], cluster_id: str, at: float) -> None:
         """A 'run' event seen by the scheduler, unless this submission already has one."""
-        conn.execute(
-            "INSERT INTO job_events (BatchID, JobIndex, state, time, ClusterID, source) "
-            "SELECT ?, ?, 'run', ?, ?, 'scheduler' WHERE COALESCE((SELECT state FROM job_events "
-            "WHERE BatchID=? AND JobIndex=? ORDER BY id DESC LIMIT 1), 'submit') = 'submit'",
-            (*key, at, cluster_id, *key),
-        )
+        conn.execute(_RUN_EVENT, (*key, at, cluster_id, *key))
 
     def record_running(self, seen: Sequence[tuple[tuple[int, int], str, float]]) -> None:
         """Jobs a poll saw running, as ((BatchID, JobIndex), ClusterID, since when): a 'run' event
