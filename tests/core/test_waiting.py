@@ -128,7 +128,7 @@ def test_bad_arguments_are_refused_before_anything_is_polled(env, kwargs, error,
     assert dump(env.db) == before
 
 
-def test_an_executor_that_can_wait_is_asked_between_polls_and_its_word_forces_a_fresh_poll(
+def test_an_executor_that_can_wait_is_asked_before_polling_and_its_word_forces_a_fresh_poll(
     env, waiting: WaitingFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # with a 30 s status_interval, a poll within 30 s of the last would reuse its snapshot: the
@@ -137,15 +137,20 @@ def test_an_executor_that_can_wait_is_asked_between_polls_and_its_word_forces_a_
     psu.session.reset_sessions()
     ids = _submit("waiting", 2)
     psu.get_queue(Verbose=False, Refresh=True)
+    waiting.status_calls.clear()
 
-    def end_them() -> None:
-        for cid in ids:
-            waiting.finish(cid)
+    def end_them_on_the_second_look() -> None:
+        if len(waiting.waits) == 2:
+            for cid in ids:
+                waiting.finish(cid)
 
-    waiting.during_wait = end_them
+    waiting.during_wait = end_them_on_the_second_look
     batches = psu.wait_jobs(Timeout=20)  # a reused snapshot would end in WaitTimeoutError
     assert [j["state"] for j in batches[1]] == ["complete", "complete"]
-    assert waiting.waits == [(ids, pytest.approx(20, abs=1))]  # the slice: the time left
+    # a look without blocking first (no poll of jobs all still running), then a block for the
+    # time left, then the one poll that records the ends
+    assert waiting.waits == [(ids, 0.0), (ids, pytest.approx(20, abs=1))]
+    assert waiting.status_calls == [ids]
 
 
 def test_an_executor_whose_wait_fails_is_polled_instead(env, waiting: WaitingFake, caplog) -> None:

@@ -48,25 +48,34 @@ def _still_active(session: Session, where: str | None, force: bool) -> list[dict
             and key not in stuck]
 
 
-def _block(session: Session, jobs: Sequence[Mapping[str, Any]], seconds: float) -> bool:
+#: What the executors said while blocking: every job ended / time passed / some executor cannot tell.
+ENDED, WAITED, CANNOT = "ended", "waited", "cannot"
+
+
+def _block(session: Session, jobs: Sequence[Mapping[str, Any]], seconds: float) -> str:
     """Wait up to ``seconds`` for the jobs to leave their queues, through the executors that can
-    tell (``paraschut_wait``); True when one of them says all its jobs did (poll now)."""
+    tell (``paraschut_wait``), sleeping out the rest when one cannot.
+
+    :returns: ENDED when every executor said its jobs left the queue (poll now), WAITED when the
+        time passed, CANNOT when some executor cannot tell (only polls can).
+    """
     deadline = time.monotonic() + seconds
+    answer = ENDED
     for name, targets in targets_of(session, jobs).items():
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
+        remaining = max(0.0, deadline - time.monotonic())
         try:
             done = session.manager.wait(session.executor(name), [cid for _, _, cid, _ in targets], remaining)
         except ParaschutError as exc:
             log.warning("could not wait on executor %r (polling instead): %s", name, exc)
-            continue
-        if done:
-            return True
+            done = None
+        if done is None:
+            answer = CANNOT
+        elif not done and answer == ENDED:
+            answer = WAITED
     remaining = deadline - time.monotonic()
-    if remaining > 0:
+    if answer != ENDED and remaining > 0:
         time.sleep(remaining)
-    return False
+    return answer
 
 
 def wait_for(session: Session, where: str | None, timeout: float | None) -> None:
@@ -75,15 +84,21 @@ def wait_for(session: Session, where: str | None, timeout: float | None) -> None
 
     Between polls (every ``status_interval``, at least :data:`MIN_GAP`) it blocks in the
     executors' ``paraschut_wait`` where they have one, so the end of the last job is seen at once.
+    When every executor can tell, it asks them before its first poll: polling jobs that are all
+    still running would only cost CPU they need.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     gap = max(session.settings.status_interval, MIN_GAP)
-    ended = False  # an executor said the jobs ended: poll it now, not a recent snapshot
+    left = _active(session, where)
+    if not left:
+        return
+    said = _block(session, left, 0.0)
     while True:
-        left = _still_active(session, where, force=ended)
-        if not left:
-            return
+        if said != WAITED:  # ENDED: poll now (not a snapshot); CANNOT: only a poll can tell
+            left = _still_active(session, where, force=said == ENDED)
+            if not left:
+                return
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
             raise WaitTimeoutError([(job["BatchID"], job["JobIndex"]) for job in left], float(timeout or 0))
-        ended = _block(session, left, gap if remaining is None else min(gap, remaining))
+        said = _block(session, left, gap if remaining is None else min(gap, remaining))
