@@ -81,35 +81,50 @@ def reap(spool: Spool) -> None:
             spool.finish(row.id, Metrics(None, "cancelled" if row.cancel else LOST))
 
 
-def fill(spool: Spool, cap: Capacity, spool_dir: str, me: tuple[int, float] | None = None) -> JobRow | None:
+def fill(
+    spool: Spool, cap: Capacity, spool_dir: str, me: tuple[int, float] | None = None, take: int = 1
+) -> list[JobRow]:
     """Hand queued jobs that fit (in submission order) to workers (call inside a transaction).
 
     The first job waiting behind one that does not fit yet waits too (no overtaking), so a big job
     is never starved. A job that can never fit is failed.
 
-    :param me: a worker's own (pid, stamp): it takes the first job itself instead of a new worker.
-    :returns: the job given to ``me`` (as claimed), if any.
+    :param me: a worker's own (pid, stamp): it takes the first job itself instead of a new worker,
+        and with it up to ``take`` - 1 following jobs of the same size, to run one after the other
+        in the same slot (never more than its share of the queue head, so the other slots' workers
+        get theirs).
+    :returns: the jobs given to ``me`` (as claimed), in order.
     """
     while True:
         # at most cap.cpus jobs can start (each takes a CPU at least); usage comes with the head
-        head, used_cpus, used_mem = spool.queue_head(cap.cpus)
+        head, used_cpus, used_mem = spool.queue_head(cap.cpus + take - 1)
         never = [(job_id, cpus, mem) for job_id, cpus, mem in head if not cap.fits(cpus, mem)]
         if not never:
             break
         for job_id, cpus, mem in never:
             spool.finish(job_id, Metrics(None, cap.never_fits_reason(cpus, mem)))
-    mine = None
-    for job_id, cpus, mem in head:
+    take = max(1, min(take, len(head) // cap.cpus))
+    mine: list[JobRow] = []
+    position = 0
+    while position < len(head):
+        job_id, cpus, mem = head[position]
         if used_cpus + cpus > cap.cpus or used_mem + mem > cap.mem:
             break
-        if me is not None and mine is None:
-            mine = spool.claim(job_id, HOST, *me)
+        if me is not None and not mine:
+            batch = [job_id]
+            for next_id, next_cpus, next_mem in head[position + 1 : position + take]:
+                if (next_cpus, next_mem) != (cpus, mem):
+                    break
+                batch.append(next_id)
+            mine = spool.claim_many(batch, HOST, *me)
+            position += len(batch)
         else:
             try:
                 pid, started = start_worker(spool_dir, job_id, cap)
             except OSError:  # no process could be made now (EAGAIN, ENOMEM): the job stays queued
                 break
             spool.claim(job_id, HOST, pid, started)
+            position += 1
         used_cpus, used_mem = used_cpus + cpus, used_mem + mem
     return mine
 

@@ -245,11 +245,16 @@ class Spool:
         return [_row_to_job(row) for row in rows]
 
     def queue_head(self, limit: int) -> tuple[list[tuple[int, int, int]], int, int]:
-        """The first ``limit`` queued jobs as (id, cpus, mem), with the CPUs and memory running
-        jobs take, in one query (a worker asks after every job it ran)."""
+        """The first ``limit`` queued jobs as (id, cpus, mem), with the CPUs and memory the
+        workers take, in one query (a worker asks after every batch it ran).
+
+        A worker runs one job at a time: the jobs it holds (the one running and the ones it
+        claimed to run next) take the slot of the biggest of them, once.
+        """
         rows = self._rows(
-            "SELECT id, cpus, mem, (SELECT COALESCE(SUM(cpus), 0) FROM jobs WHERE state = ?1),"
-            " (SELECT COALESCE(SUM(mem), 0) FROM jobs WHERE state = ?1)"
+            "WITH held AS (SELECT MAX(cpus) AS c, MAX(mem) AS m FROM jobs WHERE state = ?1"
+            " GROUP BY host, worker_pid)"
+            " SELECT id, cpus, mem, (SELECT COALESCE(SUM(c), 0) FROM held), (SELECT COALESCE(SUM(m), 0) FROM held)"
             " FROM jobs WHERE state = ?2 ORDER BY id LIMIT ?3",
             (RUNNING, QUEUED, limit),
         )
@@ -315,6 +320,33 @@ class Spool:
         ).fetchone()
         return None if row is None else _row_to_job(row)
 
+    def claim_many(self, ids: Sequence[int], host: str, worker_pid: int, worker_stamp: float) -> list[JobRow]:
+        """Hand queued jobs to one worker, to run one after the other; returns the rows claimed,
+        in id order (a job no longer queued is left out)."""
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            f"UPDATE jobs SET state = ?, host = ?, worker_pid = ?, worker_stamp = ? WHERE id IN ({marks})"
+            f" AND state = ? RETURNING {_COLUMNS}",
+            (RUNNING, host, worker_pid, worker_stamp, *ids, QUEUED),
+        ).fetchall()
+        return sorted((_row_to_job(row) for row in rows), key=lambda row: row.id)
+
+    def hand_back(self, ids: Sequence[int], worker_pid: int) -> None:
+        """Return jobs a worker claimed but will not start to the queue (or, when their cancel was
+        asked meanwhile, record them as cancelled), in their place: they keep their ids."""
+        if not ids:
+            return
+        marks = ",".join("?" * len(ids))
+        mine = f"id IN ({marks}) AND state = ? AND pid IS NULL AND worker_pid = ?"
+        self.conn.execute(
+            f"UPDATE jobs SET state = ?, reason = 'cancelled', ended = ? WHERE {mine} AND cancel",
+            (DONE, time.time(), *ids, RUNNING, worker_pid),
+        )
+        self.conn.execute(
+            f"UPDATE jobs SET state = ?, host = NULL, worker_pid = NULL, worker_stamp = NULL WHERE {mine}",
+            (QUEUED, *ids, RUNNING, worker_pid),
+        )
+
     def requeue(self, job_id: int) -> None:
         """Put back a job whose worker died before starting it."""
         self.conn.execute(
@@ -337,16 +369,12 @@ class Spool:
 
         A job whose cancel was asked keeps its exit code but its reason becomes ``cancelled``.
         """
-        ended = metrics.ended if metrics.ended is not None else time.time()
-        cur = self.conn.execute(
-            "UPDATE jobs SET state = ?, exit_code = ?,"
-            " reason = CASE WHEN cancel THEN 'cancelled' ELSE ? END,"
-            " peak_rss_mb = ?, cpu_time_s = ?, ended = ?, started = COALESCE(started, ?),"
-            " pid = COALESCE(pid, ?) WHERE id = ? AND state != ? AND (? IS NULL OR worker_pid = ?)",
-            (DONE, metrics.exit_code, metrics.reason, metrics.peak_rss_mb, metrics.cpu_time_s, ended,
-             metrics.started, metrics.pid, job_id, DONE, worker_pid, worker_pid),
-        )
+        cur = self.conn.execute(_FINISH, _finish_values(job_id, metrics, worker_pid))
         return cur.rowcount == 1
+
+    def finish_many(self, ended: Sequence[tuple[int, Metrics]], worker_pid: int) -> None:
+        """:meth:`finish` for the jobs one worker ran, in one statement."""
+        self.conn.executemany(_FINISH, [_finish_values(job_id, metrics, worker_pid) for job_id, metrics in ended])
 
     def prune(self, older_than: float) -> int:
         """Forget finished jobs that ended before ``older_than`` (epoch); returns how many."""
@@ -356,6 +384,20 @@ class Spool:
     def ask_cancel(self, job_id: int) -> None:
         """Flag a running job as cancelled (its worker records the end)."""
         self.conn.execute("UPDATE jobs SET cancel = 1 WHERE id = ? AND state != ?", (job_id, DONE))
+
+
+_FINISH = (
+    "UPDATE jobs SET state = ?, exit_code = ?,"
+    " reason = CASE WHEN cancel THEN 'cancelled' ELSE ? END,"
+    " peak_rss_mb = ?, cpu_time_s = ?, ended = ?, started = COALESCE(started, ?),"
+    " pid = COALESCE(pid, ?) WHERE id = ? AND state != ? AND (? IS NULL OR worker_pid = ?)"
+)
+
+
+def _finish_values(job_id: int, metrics: Metrics, worker_pid: int | None) -> tuple[Any, ...]:
+    ended = metrics.ended if metrics.ended is not None else time.time()
+    return (DONE, metrics.exit_code, metrics.reason, metrics.peak_rss_mb, metrics.cpu_time_s, ended,
+            metrics.started, metrics.pid, job_id, DONE, worker_pid, worker_pid)
 
 
 _local = threading.local()
