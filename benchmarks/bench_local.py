@@ -60,9 +60,15 @@ def main(argv: list[str]) -> None:
     cpus = os.cpu_count() or 1
     xargs_times, psu_times = [], []
     split: list[tuple[float, float, float]] = []
-    # alternate the two, several rounds, and compare medians: a shared machine's load drifts
-    for _ in range(rounds):
-        with tempfile.TemporaryDirectory() as tmp:
+    # alternate the two, several rounds, and compare medians: a shared machine's load drifts.
+    # Every round's files are deleted only at the end: deleting 2,000 log files between rounds
+    # left the file system work to do (ext4 here mounts with online discard) that slowed the next
+    # round's job starts by up to half, rounds after rounds, and only paraschut's (xargs creates
+    # no files): a cost of the benchmark's own cleanup, not of running jobs.
+    with tempfile.TemporaryDirectory() as parent:
+        for number in range(rounds):
+            tmp = os.path.join(parent, f"round{number}")
+            os.mkdir(tmp)
             os.environ.update(
                 PARASCHUT_DB=os.path.join(tmp, "jobs.sqlite"), PARASCHUT_JOB_DIR=os.path.join(tmp, "jobs"),
                 PARASCHUT_CONFIG=os.path.join(tmp, "none.toml"),
