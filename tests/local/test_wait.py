@@ -96,3 +96,25 @@ def test_jobs_of_a_dead_worker_end_the_wait_at_the_next_poll(
     status = wait_done(manager, local_executor, [sub.cluster_id])[sub.cluster_id]  # a status call settles it
     assert status.state == "failed" and "lost" in (status.reason or "")
     assert manager.wait(local_executor, [sub.cluster_id], timeout=5) is True
+
+
+def test_periodic_submitter_submits_the_next_group_as_soon_as_the_last_one_ended(
+    index_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a 600 s interval: the run below ends in seconds only because the executor says when its
+    # jobs ended (the map group, then the collect job)
+    monkeypatch.setenv("PARASCHUT_EXECUTOR", "local")
+    psu.session.reset_sessions()
+    script = tmp_path / "job.sh"
+    script.write_text("#!/bin/sh\necho ran $PARASCHUT_JOB_INDEX >> \"$(dirname \"$0\")/order.txt\"\n")
+    os.chmod(script, 0o755)
+    jobs = [{"script": str(script), "priority": 1, "name": f"map{i}"} for i in range(3)]
+    jobs.append({"script": str(script), "priority": 0, "name": "collect"})
+    psu.add_batch_to_queue(1, jobs)
+    started = time.monotonic()
+    psu.periodic_submitter(Interval=600, MaxIterations=5)
+    assert time.monotonic() - started < 300  # a guard only: sleeping out one interval would be 600 s
+    assert [j["state"] for j in psu.get_queue(Verbose=False)[1]] == ["complete"] * 4
+    assert (tmp_path / "order.txt").read_text().split()[-2:] == ["ran", "3"]  # collect came last
+    out = capsys.readouterr().out
+    assert "submitted 3 job(s)" in out and "submitted 1 job(s)" in out

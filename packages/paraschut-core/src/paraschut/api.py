@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -22,7 +21,7 @@ from .models import ACTIVE_STATES, COLLECTED, COMPLETE, INIT, SPAWN
 from .refresh import Refresh as RefreshResult
 from .refresh import active_jobs, poll_due, refresh
 from .session import Session, get_session
-from .waiting import wait_for
+from .waiting import pause, wait_for
 
 __all__ = [
     "QueueSnapshot", "get_queue", "periodic_submitter", "queue_snapshot", "report_missing",
@@ -297,7 +296,11 @@ def periodic_submitter(
     Interval: float = 60, Filter: str | None = None, MaxJobs: int | None = None, Executor: Any = None,
     Verbose: bool = True, MaxIterations: int | None = None,
 ) -> None:
-    """Call submit_jobs every ``Interval`` seconds until no job is left to run (or interrupted)."""
+    """Call submit_jobs every ``Interval`` seconds until no job is left to run (or interrupted).
+
+    On executors that can tell when their jobs end (the local one), it does not sleep out the
+    interval once every submitted job of the selection has ended: it submits the next group.
+    """
     Interval = arguments.seconds(Interval, "Interval")
     MaxIterations = arguments.count(MaxIterations, "MaxIterations")
     compile_filter(Filter)  # a bad Filter is refused before the first round
@@ -311,7 +314,7 @@ def periodic_submitter(
                 print(f"periodic_submitter: submitted {count} job(s); {left} unfinished")
             if left == 0:
                 break
-            time.sleep(Interval)
+            pause(get_session(), compile_filter(Filter), Interval)
     except KeyboardInterrupt:
         if Verbose:
             print("periodic_submitter: stopped")

@@ -12,7 +12,7 @@ from .models import SPAWN
 from .refresh import refresh, targets_of
 from .session import Session
 
-__all__ = ["MIN_GAP", "wait_for"]
+__all__ = ["MIN_GAP", "pause", "wait_for"]
 
 log = logging.getLogger(__name__)
 
@@ -102,3 +102,13 @@ def wait_for(session: Session, where: str | None, timeout: float | None) -> None
         if remaining is not None and remaining <= 0:
             raise WaitTimeoutError([(job["BatchID"], job["JobIndex"]) for job in left], float(timeout or 0))
         said = _block(session, left, gap if remaining is None else min(gap, remaining))
+
+
+def pause(session: Session, where: str | None, seconds: float) -> None:
+    """Sleep ``seconds``, or less when every active job of the selection ends before (as far as
+    executors that can tell say): periodic_submitter then submits the next group at once."""
+    left = _active(session, where)
+    if not left:
+        time.sleep(seconds)
+        return
+    _block(session, left, seconds)
