@@ -67,16 +67,19 @@ def make_batch() -> int:
 def main() -> int:
     batch_id = make_batch()
     print(f"batch {batch_id}: {N_MAP} map jobs and a spawning job (priority 1), a collect job (priority 0)")
-    psu.submit_jobs(Filter=f"BatchID = {batch_id}")
+    mine = f"BatchID = {batch_id}"
+    psu.submit_jobs(Filter=mine)
     deadline = time.monotonic() + float(os.environ.get("EXAMPLE_TIMEOUT", "300"))
     while time.monotonic() < deadline:
-        jobs = psu.get_queue(Filter=f"BatchID = {batch_id}", Verbose=False)[batch_id]
-        collect = jobs[COLLECT]
-        if collect["state"] in ("complete", "failed") or any(j["state"] == "failed" for j in jobs):
+        # until none is queued or running: the map jobs, then the collect job their last one submits
+        try:
+            jobs = psu.wait_jobs(Filter=mine, Timeout=max(0.0, deadline - time.monotonic()))[batch_id]
+        except psu.WaitTimeoutError:
             break
-        psu.submit_jobs(Filter=f"BatchID = {batch_id}")  # what periodic_submitter does
-        time.sleep(0.5)
-    psu.get_queue(Filter=f"BatchID = {batch_id}")
+        if jobs[COLLECT]["state"] in ("complete", "failed") or any(j["state"] == "failed" for j in jobs):
+            break
+        psu.submit_jobs(Filter=mine)  # nothing running: submit what the priority rules allow
+    psu.get_queue(Filter=mine)
     collect = psu.get_job_info(batch_id, COLLECT)
     if collect["state"] != "complete":
         print(f"the pipeline did not finish: collect job is {collect['state']!r}", file=sys.stderr)
