@@ -11,6 +11,7 @@ import pytest
 
 import paraschut as psu
 from paraschut import hookimpl
+from paraschut import waiting as waiting_module
 
 from ._fakes import FakeExecutor, dump, job
 
@@ -172,3 +173,18 @@ def test_executors_without_a_wait_are_polled_every_status_interval(env, monkeypa
     psu.wait_jobs(Timeout=30)
     # polls 0.2 s apart: a handful, not a busy loop
     assert 2 <= len(env.fake.status_calls) <= 6
+
+
+def test_a_job_no_executor_can_be_asked_about_is_waited_for_by_polls_not_a_busy_loop(
+    env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARASCHUT_STATUS_INTERVAL", "0.1")
+    psu.session.reset_sessions()
+    psu.add_batch_to_queue(2, [job(0)])
+    psu.set_job_field(2, 0, Field="state", Value="submit")  # as a held job: in submit, no cluster id
+    polls = []
+    real = waiting_module.refresh
+    monkeypatch.setattr(waiting_module, "refresh", lambda *a, **k: (polls.append(1), real(*a, **k))[1])
+    with pytest.raises(psu.WaitTimeoutError, match="1 job"):
+        psu.wait_jobs(Timeout=0.5)
+    assert 1 <= len(polls) <= 7  # one poll per status_interval, not one per turn of a loop

@@ -60,8 +60,12 @@ def _block(session: Session, jobs: Sequence[Mapping[str, Any]], seconds: float) 
         time passed, CANNOT when some executor cannot tell (only polls can).
     """
     deadline = time.monotonic() + seconds
-    answer = ENDED
-    for name, targets in targets_of(session, jobs).items():
+    by_executor = targets_of(session, jobs)
+    asked = {key for targets in by_executor.values() for key, *_ in targets}
+    # a job no executor can be asked about (held after an uncertain submission, a spawning job
+    # whose spawns are not submitted): only polls and time can tell
+    answer = ENDED if all((job["BatchID"], job["JobIndex"]) in asked for job in jobs) else CANNOT
+    for name, targets in by_executor.items():
         remaining = max(0.0, deadline - time.monotonic())
         try:
             done = session.manager.wait(session.executor(name), [cid for _, _, cid, _ in targets], remaining)
