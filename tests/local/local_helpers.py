@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -9,9 +10,10 @@ from paraschut.manager import ExecutorManager
 from paraschut.models import Executor, JobStatus
 from paraschut.plugins import get_plugin_manager
 from paraschut_local import plugin
+from paraschut_local.procs import stamp
 from paraschut_local.spool import DONE, open_spool
 
-__all__ = ["cancel_everything", "local_manager", "wait_done"]
+__all__ = ["cancel_everything", "dead_pid", "local_manager", "wait_done"]
 
 
 def local_manager() -> ExecutorManager:
@@ -44,3 +46,12 @@ def wait_done(
         if time.monotonic() > deadline:
             raise AssertionError(f"jobs still on the queue after {timeout} s: {statuses}")
         time.sleep(0.1)
+
+
+def dead_pid() -> tuple[int, float]:
+    """The (pid, stamp) of a process that has ended and been reaped."""
+    proc = subprocess.Popen(["true"])
+    started = stamp(proc.pid)
+    proc.wait()
+    assert started is not None
+    return proc.pid, started

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,20 +16,12 @@ from paraschut_local.launch import base_env, dumps, job_record
 from paraschut_local.procs import stamp
 from paraschut_local.spool import DONE, QUEUED, RUNNING, Spool, open_spool
 
-from .local_helpers import wait_done
+from .local_helpers import dead_pid, wait_done
 
 
 def _queue(spool: Spool, sizes: list[tuple[int, int]]) -> list[int]:
     with spool.transaction():
         return [spool.add(f"j{i}", "{}", cpus, mem) for i, (cpus, mem) in enumerate(sizes)]
-
-
-def _dead_pid() -> tuple[int, float]:
-    proc = subprocess.Popen(["true"])
-    started = stamp(proc.pid)
-    proc.wait()
-    assert started is not None
-    return proc.pid, started
 
 
 def test_a_worker_holding_several_jobs_takes_one_slot(tmp_path: Path) -> None:
@@ -94,7 +85,7 @@ def test_the_jobs_a_dead_worker_held_are_run_by_another(
     specs = [make_spec(jobdir, f"echo {i} >> {jobdir / 'ran'}", index=i) for i in range(3)]
     with spool.transaction():  # claimed together by a worker that was then killed
         ids = [spool.add(spec.name, dumps(job_record(spec, base_env(os.environ))), 1, 0) for spec in specs]
-        spool.claim_many(ids, HOST, *_dead_pid())
+        spool.claim_many(ids, HOST, *dead_pid())
     statuses = wait_done(manager, local_executor, [str(i) for i in ids])  # the status call reaps
     assert {s.state for s in statuses.values()} == {COMPLETE}
     assert sorted((jobdir / "ran").read_text().split()) == ["0", "1", "2"]

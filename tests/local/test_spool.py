@@ -20,16 +20,7 @@ from paraschut_local.launch import base_env, dumps, job_record
 from paraschut_local.procs import alive, stamp
 from paraschut_local.spool import QUEUED, RUNNING, open_spool
 
-from .local_helpers import wait_done
-
-
-def _dead_pid() -> tuple[int, float]:
-    """The (pid, stamp) of a process that has ended and been reaped."""
-    proc = subprocess.Popen(["true"])
-    started = stamp(proc.pid)
-    proc.wait()
-    assert started is not None
-    return proc.pid, started
+from .local_helpers import dead_pid, wait_done
 
 
 def test_alive_needs_the_same_start_time() -> None:
@@ -37,7 +28,7 @@ def test_alive_needs_the_same_start_time() -> None:
     mine = stamp(me)
     assert mine is not None and alive(me, mine)
     assert not alive(me, mine - 1000.0)  # same pid, another process's start time: a reused pid
-    assert not alive(*_dead_pid())
+    assert not alive(*dead_pid())
     assert not alive(None, None)
 
 
@@ -66,7 +57,7 @@ def test_a_job_whose_worker_died_before_starting_it_is_run_again(
     manager: ExecutorManager, local_executor: Executor, spool_dir: Path, jobdir: Path
 ) -> None:
     marker = jobdir / "ran"
-    job_id = _insert_running(spool_dir, make_spec(jobdir, f"touch {marker}"), _dead_pid(), None)
+    job_id = _insert_running(spool_dir, make_spec(jobdir, f"touch {marker}"), dead_pid(), None)
     status = wait_done(manager, local_executor, [str(job_id)])[str(job_id)]
     assert status.state == COMPLETE and marker.exists()
 

@@ -46,17 +46,23 @@ class ExecutorManager:
             raise UnknownExecutorError(executor.name, self.executors)
         return info
 
-    def _call(self, hook_name: str, executor: Executor, **kwargs: Any) -> Any:
+    def _ask(self, hook_name: str, executor: Executor, **kwargs: Any) -> Any:
+        """The plugin's answer (None: no plugin answered for this executor); a plugin's own error
+        becomes a ParaschutError naming the executor and the hook."""
         self.check(executor)
         hook = getattr(self.pm.hook, hook_name)
         try:
-            result = hook(executor=executor, **kwargs)
+            return hook(executor=executor, **kwargs)
         except ParaschutError:
             raise
         except Exception as exc:
             raise ParaschutError(
                 f"executor {executor.name!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
             ) from exc
+
+    def _call(self, hook_name: str, executor: Executor, **kwargs: Any) -> Any:
+        """:meth:`_ask` for a hook every executor must answer."""
+        result = self._ask(hook_name, executor, **kwargs)
         if result is None:
             raise UnknownExecutorError(executor.name, self.executors)
         return result
@@ -91,15 +97,7 @@ class ExecutorManager:
     def wait(self, executor: Executor, cluster_ids: Sequence[str], timeout: float) -> bool | None:
         """Block until none of the jobs is queued or running (True) or ``timeout`` passed (False);
         None at once when the plugin cannot wait (it does not implement ``paraschut_wait``)."""
-        self.check(executor)
-        try:
-            answer = self.pm.hook.paraschut_wait(executor=executor, cluster_ids=list(cluster_ids), timeout=timeout)
-        except ParaschutError:
-            raise
-        except Exception as exc:
-            raise ParaschutError(
-                f"executor {executor.name!r} failed in paraschut_wait: {type(exc).__name__}: {exc}"
-            ) from exc
+        answer = self._ask("paraschut_wait", executor, cluster_ids=list(cluster_ids), timeout=timeout)
         return None if answer is None else bool(answer)
 
     def cancel(self, executor: Executor, cluster_ids: Sequence[str]) -> list[str]:
@@ -113,15 +111,7 @@ class ExecutorManager:
     ) -> dict[str, str] | None:
         """{JobSpec.key: cluster id} of the given submissions the scheduler has; None when the plugin
         cannot tell (it does not implement ``paraschut_find_submitted``)."""
-        self.check(executor)
-        try:
-            answer = self.pm.hook.paraschut_find_submitted(executor=executor, jobs=list(jobs), since=since)
-        except ParaschutError:
-            raise
-        except Exception as exc:
-            raise ParaschutError(
-                f"executor {executor.name!r} failed in paraschut_find_submitted: {type(exc).__name__}: {exc}"
-            ) from exc
+        answer = self._ask("paraschut_find_submitted", executor, jobs=list(jobs), since=since)
         return None if answer is None else {str(k): str(v) for k, v in answer.items()}
 
     def log_paths(self, executor: Executor, job: JobSpec, cluster_id: str) -> LogPaths | None:
