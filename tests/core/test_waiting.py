@@ -25,6 +25,8 @@ class WaitingFake(FakeExecutor):
         #: called on each wait before it looks at the statuses (a test's way to end jobs "meanwhile")
         self.during_wait: Any = None
         self.error: Exception | None = None
+        #: answer "ended" whatever the statuses say (as the local executor does about ids it does not know)
+        self.always_ended = False
 
     @hookimpl
     def paraschut_wait(self, executor: Any, cluster_ids: Sequence[str], timeout: float) -> bool | None:
@@ -35,6 +37,8 @@ class WaitingFake(FakeExecutor):
             raise self.error
         if self.during_wait is not None:
             self.during_wait()
+        if self.always_ended:
+            return True
         done = all(
             (s := self.statuses.get(cid)) is None or not s.on_queue for cid in cluster_ids
         )
@@ -188,3 +192,18 @@ def test_a_job_no_executor_can_be_asked_about_is_waited_for_by_polls_not_a_busy_
     with pytest.raises(psu.WaitTimeoutError, match="1 job"):
         psu.wait_jobs(Timeout=0.5)
     assert 1 <= len(polls) <= 7  # one poll per status_interval, not one per turn of a loop
+
+
+def test_an_executor_that_says_ended_when_a_poll_disagrees_is_not_asked_in_a_busy_loop(
+    env, waiting: WaitingFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the local executor says "ended" about ids its spool does not know; a poll then reports them
+    # absent, within missing_grace: neither ended nor missing yet
+    monkeypatch.setenv("PARASCHUT_STATUS_INTERVAL", "0.1")
+    psu.session.reset_sessions()
+    _submit("waiting", 1)
+    waiting.always_ended = True
+    waiting.status_calls.clear()
+    with pytest.raises(psu.WaitTimeoutError, match="1 job"):
+        psu.wait_jobs(Timeout=0.5)
+    assert 1 <= len(waiting.status_calls) <= 8  # about one poll per status_interval

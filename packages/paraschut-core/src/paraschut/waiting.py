@@ -97,15 +97,30 @@ def wait_for(session: Session, where: str | None, timeout: float | None) -> None
     if not left:
         return
     said = _block(session, left, 0.0)
+    unheeded = False  # an executor said the jobs ended, and a poll found none of them ended
     while True:
         if said != WAITED:  # ENDED: poll now (not a snapshot); CANNOT: only a poll can tell
+            before = _keys(left)
             left = _still_active(session, where, force=said == ENDED)
             if not left:
                 return
+            # trusted again once a poll finds some of the jobs ended
+            unheeded = (said == ENDED or unheeded) and not before - _keys(left)
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
-            raise WaitTimeoutError([(job["BatchID"], job["JobIndex"]) for job in left], float(timeout or 0))
-        said = _block(session, left, gap if remaining is None else min(gap, remaining))
+            raise WaitTimeoutError(sorted(_keys(left)), float(timeout or 0))
+        seconds = gap if remaining is None else min(gap, remaining)
+        if unheeded:
+            # e.g. jobs its spool does not know, absent within missing_grace: asking again would
+            # get the same answer at once, so wait for the next poll instead of spinning
+            time.sleep(seconds)
+            said = CANNOT
+        else:
+            said = _block(session, left, seconds)
+
+
+def _keys(jobs: Sequence[Mapping[str, Any]]) -> set[tuple[int, int]]:
+    return {(job["BatchID"], job["JobIndex"]) for job in jobs}
 
 
 def pause(session: Session, where: str | None, seconds: float) -> None:
