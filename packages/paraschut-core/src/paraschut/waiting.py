@@ -125,9 +125,17 @@ def _keys(jobs: Sequence[Mapping[str, Any]]) -> set[tuple[int, int]]:
 
 def pause(session: Session, where: str | None, seconds: float) -> None:
     """Sleep ``seconds``, or less when every active job of the selection ends before (as far as
-    executors that can tell say): periodic_submitter then submits the next group at once."""
+    executors that can tell say): periodic_submitter then submits the next group at once.
+
+    Never less than :data:`MIN_GAP` (when ``seconds`` is more): an executor answering "ended" at
+    once about jobs a poll still finds active must not turn the caller's loop into a busy one.
+    """
+    started = time.monotonic()
     left = _active(session, where)
     if not left:
         time.sleep(seconds)
         return
     _block(session, left, seconds)
+    rest = min(seconds, MIN_GAP) - (time.monotonic() - started)
+    if rest > 0:
+        time.sleep(rest)
