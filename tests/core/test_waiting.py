@@ -168,42 +168,83 @@ def test_an_executor_whose_wait_fails_is_polled_instead(env, waiting: WaitingFak
     assert "spool unreadable" in caplog.text
 
 
-def test_executors_without_a_wait_are_polled_every_status_interval(env, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PARASCHUT_STATUS_INTERVAL", "0.2")
-    psu.session.reset_sessions()
-    ids = _submit("fake", 1)
+class FakeClock:
+    """The waiting module's clock: sleeps are recorded and advance it at once (no real waiting)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        #: called after each sleep with how many there were (a test's way to end jobs "meanwhile")
+        self.after_sleep: Any = None
+        self._reads_since_sleep = 0
+
+    def monotonic(self) -> float:
+        # a loop that never sleeps would never see this clock move: fail instead of hanging
+        self._reads_since_sleep += 1
+        assert self._reads_since_sleep < 1000, "busy loop: the clock was read 1,000 times without a sleep"
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self._reads_since_sleep = 0
+        self.sleeps.append(seconds)
+        self.now += seconds
+        if self.after_sleep is not None:
+            self.after_sleep(len(self.sleeps))
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(waiting_module, "time", fake)
+    return fake
+
+
+def _counting_polls(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each poll of a wait was forced (an executor said its jobs ended), in order."""
+    polls: list[bool] = []
+    real = waiting_module.refresh
+    monkeypatch.setattr(
+        waiting_module, "refresh", lambda *a, **k: (polls.append(bool(k.get("force"))), real(*a, **k))[1]
+    )
+    return polls
+
+
+def test_executors_without_a_wait_are_polled_every_status_interval(env, clock: FakeClock) -> None:
+    ids = _submit("fake", 1)  # status_interval is 0 in the tests: a wait polls every MIN_GAP (0.1 s)
     env.fake.status_calls.clear()
-    _later(0.5, lambda: env.fake.finish(ids[0]))
+    clock.after_sleep = lambda count: env.fake.finish(ids[0]) if count == 2 else None
     psu.wait_jobs(Timeout=30)
-    # polls 0.2 s apart: a handful, not a busy loop
-    assert 2 <= len(env.fake.status_calls) <= 6
+    # a poll, a sleep, a poll, a sleep (the job ends), the poll that sees it
+    assert clock.sleeps == [pytest.approx(waiting_module.MIN_GAP)] * 2
+    assert len(env.fake.status_calls) == 3
 
 
 def test_a_job_no_executor_can_be_asked_about_is_waited_for_by_polls_not_a_busy_loop(
-    env, monkeypatch: pytest.MonkeyPatch
+    env, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PARASCHUT_STATUS_INTERVAL", "0.1")
-    psu.session.reset_sessions()
     psu.add_batch_to_queue(2, [job(0)])
     psu.set_job_field(2, 0, Field="state", Value="submit")  # as a held job: in submit, no cluster id
-    polls = []
-    real = waiting_module.refresh
-    monkeypatch.setattr(waiting_module, "refresh", lambda *a, **k: (polls.append(1), real(*a, **k))[1])
+    polls = _counting_polls(monkeypatch)
     with pytest.raises(psu.WaitTimeoutError, match="1 job"):
         psu.wait_jobs(Timeout=0.5)
-    assert 1 <= len(polls) <= 7  # one poll per status_interval, not one per turn of a loop
+    # one poll per status_interval, a sleep between two (21,475 polls in 0.5 s when it spun), and
+    # none forced: no executor was asked, so none said the job ended
+    assert sum(clock.sleeps) == pytest.approx(0.5)
+    assert all(0 < seconds <= waiting_module.MIN_GAP + 1e-9 for seconds in clock.sleeps)
+    assert polls == [False] * (len(clock.sleeps) + 1)
 
 
 def test_an_executor_that_says_ended_when_a_poll_disagrees_is_not_asked_in_a_busy_loop(
-    env, waiting: WaitingFake, monkeypatch: pytest.MonkeyPatch
+    env, waiting: WaitingFake, clock: FakeClock
 ) -> None:
     # the local executor says "ended" about ids its spool does not know; a poll then reports them
     # absent, within missing_grace: neither ended nor missing yet
-    monkeypatch.setenv("PARASCHUT_STATUS_INTERVAL", "0.1")
-    psu.session.reset_sessions()
     _submit("waiting", 1)
     waiting.always_ended = True
     waiting.status_calls.clear()
     with pytest.raises(psu.WaitTimeoutError, match="1 job"):
         psu.wait_jobs(Timeout=0.5)
-    assert 1 <= len(waiting.status_calls) <= 8  # about one poll per status_interval
+    # one poll per status_interval, a sleep between two (3,763 polls in 0.5 s when it spun)
+    assert sum(clock.sleeps) == pytest.approx(0.5)
+    assert all(0 < seconds <= waiting_module.MIN_GAP + 1e-9 for seconds in clock.sleeps)
+    assert len(waiting.status_calls) == len(clock.sleeps) + 1

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import paraschut as psu
+from paraschut import waiting as waiting_module
 from paraschut.manager import ExecutorManager
 from paraschut.models import Executor
 from paraschut.testing import make_spec
@@ -101,19 +102,21 @@ def test_jobs_of_a_dead_worker_end_the_wait_at_the_next_poll(
 def test_periodic_submitter_submits_the_next_group_as_soon_as_the_last_one_ended(
     index_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # a 600 s interval: the run below ends in seconds only because the executor says when its
-    # jobs ended (the map group, then the collect job)
+    # every pause between rounds must end because the executor said its jobs ended (the map
+    # group, then the collect job), never by sleeping out the interval
     monkeypatch.setenv("PARASCHUT_EXECUTOR", "local")
     psu.session.reset_sessions()
+    pauses: list[str] = []
+    real = waiting_module._block
+    monkeypatch.setattr(waiting_module, "_block", lambda *a, **k: (answer := real(*a, **k), pauses.append(answer))[0])
     script = tmp_path / "job.sh"
     script.write_text("#!/bin/sh\necho ran $PARASCHUT_JOB_INDEX >> \"$(dirname \"$0\")/order.txt\"\n")
     os.chmod(script, 0o755)
     jobs = [{"script": str(script), "priority": 1, "name": f"map{i}"} for i in range(3)]
     jobs.append({"script": str(script), "priority": 0, "name": "collect"})
     psu.add_batch_to_queue(1, jobs)
-    started = time.monotonic()
-    psu.periodic_submitter(Interval=600, MaxIterations=5)
-    assert time.monotonic() - started < 300  # a guard only: sleeping out one interval would be 600 s
+    psu.periodic_submitter(Interval=60, MaxIterations=5)
+    assert pauses and set(pauses) == {waiting_module.ENDED}
     assert [j["state"] for j in psu.get_queue(Verbose=False)[1]] == ["complete"] * 4
     assert (tmp_path / "order.txt").read_text().split()[-2:] == ["ran", "3"]  # collect came last
     out = capsys.readouterr().out

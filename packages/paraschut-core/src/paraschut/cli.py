@@ -37,6 +37,7 @@ from paraschut.filters import compile_filter
 from paraschut.session import get_session
 from paraschut.terminal import Live, ProgressBar, Style, output_width
 from paraschut.terminal import table as text_table
+from paraschut.waiting import wait_for
 
 __all__ = [
     "EXIT_BUSY", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_SCHEDULER", "EXIT_TIMEOUT", "EXIT_USAGE", "main",
@@ -222,7 +223,8 @@ def cmd_wait(args: argparse.Namespace) -> int:
     """Block until the selected jobs left their queues; show the table; fail when one failed."""
     flt = _with_batch(args.filter, args.batch)
     try:
-        batches = psu.wait_jobs(Filter=flt, Timeout=args.timeout)
+        # wait_jobs' wait without its reading of every job: the snapshot below reads them once
+        wait_for(get_session(), compile_filter(flt), args.timeout)
     except WaitTimeoutError as exc:
         print(f"paraschut wait: {exc}", file=sys.stderr)
         return EXIT_TIMEOUT
@@ -232,9 +234,8 @@ def cmd_wait(args: argparse.Namespace) -> int:
     else:
         style = _style(args)
         print("\n".join(_table_lines(snap, style, bars=style.glyphs)))
-    jobs = [job for batch in batches.values() for job in batch]
     # failed, or still submit/run/spawn: lost by its executor, or a spawn failed
-    return EXIT_ERROR if any(job["state"] in ("failed", "submit", "run", "spawn") for job in jobs) else EXIT_OK
+    return EXIT_ERROR if any(job["state"] in ("failed", "submit", "run", "spawn") for job in snap.jobs) else EXIT_OK
 
 
 def _wait_args(w: argparse.ArgumentParser) -> None:

@@ -248,11 +248,13 @@ def refresh(
     return result
 
 
-def active_jobs(session: Session) -> list[dict[str, Any]]:
-    """The few columns polling needs, for every job that should be on a queue."""
-    rows = session.index.query(
+def active_jobs(session: Session, where: str | None = None) -> list[dict[str, Any]]:
+    """The few columns polling needs, for every job that should be on a queue (of those a compiled
+    Filter ``where`` selects)."""
+    rows = session.index.filtered(
+        where,
         "SELECT BatchID, JobIndex, state, executor, ClusterID, submit_time FROM jobs "
-        "WHERE state IN ('submit', 'run', 'spawn')"
+        "WHERE ({where}) AND state IN ('submit', 'run', 'spawn')",
     )
     return [dict(r) for r in rows]
 

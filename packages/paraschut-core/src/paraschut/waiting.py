@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import ParaschutError, WaitTimeoutError
 from .models import SPAWN
-from .refresh import refresh, targets_of
+from .refresh import active_jobs, refresh, targets_of
 from .session import Session
 
 __all__ = ["MIN_GAP", "pause", "wait_for"]
@@ -20,16 +20,6 @@ log = logging.getLogger(__name__)
 MIN_GAP = 0.1
 
 
-def _active(session: Session, where: str | None) -> list[dict[str, Any]]:
-    """The columns polling needs, for every job of the selection that should be on a queue."""
-    rows = session.index.filtered(
-        where,
-        "SELECT BatchID, JobIndex, state, executor, ClusterID, submit_time FROM jobs "
-        "WHERE ({where}) AND state IN ('submit', 'run', 'spawn')",
-    )
-    return [dict(r) for r in rows]
-
-
 def _still_active(session: Session, where: str | None, force: bool) -> list[dict[str, Any]]:
     """The jobs of the selection that may still change, after a poll.
 
@@ -37,7 +27,7 @@ def _still_active(session: Session, where: str | None, force: bool) -> list[dict
     executor no longer knows (missing) or a job whose spawn failed will not change by itself: it
     ends the wait as if it had ended.
     """
-    active = _active(session, where)
+    active = active_jobs(session, where)
     if not active:
         return []
     status = refresh(session, active, force=force)
@@ -93,7 +83,7 @@ def wait_for(session: Session, where: str | None, timeout: float | None) -> None
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     gap = max(session.settings.status_interval, MIN_GAP)
-    left = _active(session, where)
+    left = active_jobs(session, where)
     if not left:
         return
     said = _block(session, left, 0.0)
@@ -131,7 +121,7 @@ def pause(session: Session, where: str | None, seconds: float) -> None:
     once about jobs a poll still finds active must not turn the caller's loop into a busy one.
     """
     started = time.monotonic()
-    left = _active(session, where)
+    left = active_jobs(session, where)
     if not left:
         time.sleep(seconds)
         return

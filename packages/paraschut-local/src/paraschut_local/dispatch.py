@@ -69,15 +69,16 @@ def start_worker(spool_dir: str, job_id: int, cap: Capacity) -> tuple[int, float
 def reap(spool: Spool) -> None:
     """Settle running rows of this host whose worker is gone (call inside a transaction).
 
-    A job not started yet goes back to the queue; a job whose process is gone too is failed as
-    lost (its exit code died with the worker); a job still running without its worker is left alone.
+    A job not started yet goes back to the queue, as a live worker hands back the jobs it will not
+    start (cancelled ones are recorded so); a job whose process is gone too is failed as lost (its
+    exit code died with the worker); a job still running without its worker is left alone.
     """
     for row in spool.in_state(RUNNING):
         if row.host != HOST or alive(row.worker_pid, row.worker_stamp):
             continue
-        if row.pid is None and not row.cancel:
-            spool.requeue(row.id)
-        elif row.pid is None or not alive(row.pid, row.stamp):
+        if row.pid is None:
+            spool.hand_back([row.id], row.worker_pid or 0)
+        elif not alive(row.pid, row.stamp):
             spool.finish(row.id, Metrics(None, "cancelled" if row.cancel else LOST))
 
 

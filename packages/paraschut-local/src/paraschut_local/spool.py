@@ -313,12 +313,8 @@ class Spool:
     def claim(self, job_id: int, host: str, worker_pid: int, worker_stamp: float) -> JobRow | None:
         """Hand a queued job to a worker (compare-and-set); returns the claimed row, or None when
         the job is no longer queued."""
-        row = self.conn.execute(
-            "UPDATE jobs SET state = ?, host = ?, worker_pid = ?, worker_stamp = ? WHERE id = ? AND state = ?"
-            f" RETURNING {_COLUMNS}",
-            (RUNNING, host, worker_pid, worker_stamp, job_id, QUEUED),
-        ).fetchone()
-        return None if row is None else _row_to_job(row)
+        rows = self.claim_many([job_id], host, worker_pid, worker_stamp)
+        return rows[0] if rows else None
 
     def claim_many(self, ids: Sequence[int], host: str, worker_pid: int, worker_stamp: float) -> list[JobRow]:
         """Hand queued jobs to one worker, to run one after the other; returns the rows claimed,
@@ -332,8 +328,9 @@ class Spool:
         return sorted((_row_to_job(row) for row in rows), key=lambda row: row.id)
 
     def hand_back(self, ids: Sequence[int], worker_pid: int) -> None:
-        """Return jobs a worker claimed but will not start to the queue (or, when their cancel was
-        asked meanwhile, record them as cancelled), in their place: they keep their ids."""
+        """Return jobs a worker claimed but did not start to the queue (or, when their cancel was
+        asked meanwhile, record them as cancelled), in their place: they keep their ids. For a
+        worker that will not start them, or one that died before it could."""
         if not ids:
             return
         marks = ",".join("?" * len(ids))
@@ -345,14 +342,6 @@ class Spool:
         self.conn.execute(
             f"UPDATE jobs SET state = ?, host = NULL, worker_pid = NULL, worker_stamp = NULL WHERE {mine}",
             (QUEUED, *ids, RUNNING, worker_pid),
-        )
-
-    def requeue(self, job_id: int) -> None:
-        """Put back a job whose worker died before starting it."""
-        self.conn.execute(
-            "UPDATE jobs SET state = ?, host = NULL, worker_pid = NULL, worker_stamp = NULL"
-            " WHERE id = ? AND state = ? AND pid IS NULL",
-            (QUEUED, job_id, RUNNING),
         )
 
     def started(self, job_id: int, worker_pid: int, pid: int, stamp: float, when: float) -> bool:
