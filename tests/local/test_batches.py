@@ -32,9 +32,9 @@ def test_a_worker_holding_several_jobs_takes_one_slot(tmp_path: Path) -> None:
         spool.claim(ids[3], HOST, 222, 1.0)
     assert [row.id for row in held] == ids[:3]
     assert all(row.state == RUNNING and row.worker_pid == 111 for row in held)
-    head, cpus, mem = spool.queue_head(5)
-    assert head == [(ids[4], 1, 0)]
-    assert (cpus, mem) == (1 + 2, 10 + 5)  # worker 111 once, however many jobs it holds
+    head = spool.queue_head(5)
+    assert head.jobs == [(ids[4], 1, 0)] and head.queued == 1
+    assert (head.used_cpus, head.used_mem) == (1 + 2, 10 + 5)  # worker 111 once, however many jobs it holds
 
 
 def test_fill_gives_a_worker_a_share_of_the_same_size_jobs_at_the_head(
@@ -48,16 +48,23 @@ def test_fill_gives_a_worker_a_share_of_the_same_size_jobs_at_the_head(
     ids = _queue(spool, [(1, 0)] * 12)
     with spool.transaction():
         mine = fill(spool, Capacity(2, 10**12), spool_dir, me, take=8)
-    # the head it reads holds 2 + 8 - 1 = 9 jobs, its share is 9 // 2 = 4; the free slot gets a worker
-    assert [row.id for row in mine] == ids[:4]
-    assert started == [ids[4]]
+    # 12 jobs queued over 2 slots: its share is 6; the free slot gets a worker for the next one
+    assert [row.id for row in mine] == ids[:6]
+    assert started == [ids[6]]
+    more = _queue(spool, [(1, 0)] * 20)
     with spool.transaction():
-        spool.conn.execute("UPDATE jobs SET state = ? WHERE id <= ?", (DONE, ids[-1]))
+        spool.hand_back(ids[:6], me[0])
+        mine = fill(spool, Capacity(3, 10**12), spool_dir, me, take=8)
+    # a long queue: a full batch, whatever the number of slots (it counts the queue up to 3 x 8)
+    assert [row.id for row in mine] == ids[:6] + [ids[7], ids[8]]
+    assert started == [ids[6], ids[9]]
+    with spool.transaction():
+        spool.conn.execute("UPDATE jobs SET state = ? WHERE id <= ?", (DONE, more[-1]))
     sizes = _queue(spool, [(1, 0), (1, 0), (1, 5), (1, 0)])  # the third is bigger: it ends a batch
     with spool.transaction():
         mine = fill(spool, Capacity(1, 10**12), spool_dir, me, take=8)
     assert [row.id for row in mine] == sizes[:2]
-    assert started == [ids[4]]  # one slot, taken by this worker
+    assert started == [ids[6], ids[9]]  # one slot, taken by this worker
 
 
 def test_jobs_handed_back_keep_their_place_and_a_cancelled_one_is_recorded(tmp_path: Path) -> None:
@@ -74,8 +81,8 @@ def test_jobs_handed_back_keep_their_place_and_a_cancelled_one_is_recorded(tmp_p
     assert [row.state for row in rows] == [QUEUED, QUEUED, DONE, QUEUED]
     assert rows[2].reason == "cancelled"
     assert rows[1].worker_pid is None and rows[1].host is None
-    head, cpus, _ = spool.queue_head(10)
-    assert [job_id for job_id, _, _ in head] == [ids[0], ids[1], ids[3]] and cpus == 0
+    head = spool.queue_head(10)
+    assert [job_id for job_id, _, _ in head.jobs] == [ids[0], ids[1], ids[3]] and head.used_cpus == 0
 
 
 def test_the_jobs_a_dead_worker_held_are_run_by_another(

@@ -92,28 +92,29 @@ def fill(
 
     :param me: a worker's own (pid, stamp): it takes the first job itself instead of a new worker,
         and with it up to ``take`` - 1 following jobs of the same size, to run one after the other
-        in the same slot (never more than its share of the queue head, so the other slots' workers
-        get theirs).
+        in the same slot (never more than its share of the queue, queued jobs // max_workers, so
+        the last jobs are spread over the slots instead of queued behind one worker).
     :returns: the jobs given to ``me`` (as claimed), in order.
     """
     while True:
         # at most cap.cpus jobs can start (each takes a CPU at least); usage comes with the head
-        head, used_cpus, used_mem = spool.queue_head(cap.cpus + take - 1)
-        never = [(job_id, cpus, mem) for job_id, cpus, mem in head if not cap.fits(cpus, mem)]
+        head = spool.queue_head(cap.cpus + take - 1, count_up_to=cap.cpus * take)
+        never = [(job_id, cpus, mem) for job_id, cpus, mem in head.jobs if not cap.fits(cpus, mem)]
         if not never:
             break
         for job_id, cpus, mem in never:
             spool.finish(job_id, Metrics(None, cap.never_fits_reason(cpus, mem)))
-    take = max(1, min(take, len(head) // cap.cpus))
+    take = max(1, min(take, head.queued // cap.cpus))
+    used_cpus, used_mem = head.used_cpus, head.used_mem
     mine: list[JobRow] = []
     position = 0
-    while position < len(head):
-        job_id, cpus, mem = head[position]
+    while position < len(head.jobs):
+        job_id, cpus, mem = head.jobs[position]
         if used_cpus + cpus > cap.cpus or used_mem + mem > cap.mem:
             break
         if me is not None and not mine:
             batch = [job_id]
-            for next_id, next_cpus, next_mem in head[position + 1 : position + take]:
+            for next_id, next_cpus, next_mem in head.jobs[position + 1 : position + take]:
                 if (next_cpus, next_mem) != (cpus, mem):
                     break
                 batch.append(next_id)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple, TypeVar
 
-__all__ = ["DONE", "QUEUED", "RUNNING", "SPOOL_FILE", "JobRow", "Metrics", "Spool", "journal_mode", "open_spool"]
+__all__ = ["DONE", "QUEUED", "RUNNING", "SPOOL_FILE", "Head", "JobRow", "Metrics", "Spool", "journal_mode", "open_spool"]
 
 #: The database file inside a spool directory.
 SPOOL_FILE = "spool.sqlite"
@@ -90,6 +90,15 @@ class Metrics(NamedTuple):
     ended: float | None = None
     started: float | None = None
     pid: int | None = None
+
+
+class Head(NamedTuple):
+    """The head of the queue and the slots in use (:meth:`Spool.queue_head`)."""
+
+    jobs: list[tuple[int, int, int]]  # (id, cpus, mem), oldest first
+    used_cpus: int
+    used_mem: int
+    queued: int  # jobs queued in all, counted up to the bound asked
 
 
 def _row_to_job(row: tuple[Any, ...]) -> JobRow:
@@ -244,9 +253,10 @@ class Spool:
         rows = self._rows(f"SELECT {_COLUMNS} FROM jobs WHERE state = ? ORDER BY id LIMIT ?", (state, limit))
         return [_row_to_job(row) for row in rows]
 
-    def queue_head(self, limit: int) -> tuple[list[tuple[int, int, int]], int, int]:
-        """The first ``limit`` queued jobs as (id, cpus, mem), with the CPUs and memory the
-        workers take, in one query (a worker asks after every batch it ran).
+    def queue_head(self, limit: int, count_up_to: int = 0) -> Head:
+        """The first ``limit`` queued jobs, the CPUs and memory the workers take, and how many
+        jobs are queued (counted up to ``count_up_to``: a bounded cost), in one query (a worker
+        asks after every batch it ran).
 
         A worker runs one job at a time: the jobs it holds (the one running and the ones it
         claimed to run next) take the slot of the biggest of them, once.
@@ -254,13 +264,15 @@ class Spool:
         rows = self._rows(
             "WITH held AS (SELECT MAX(cpus) AS c, MAX(mem) AS m FROM jobs WHERE state = ?1"
             " GROUP BY host, worker_pid)"
-            " SELECT id, cpus, mem, (SELECT COALESCE(SUM(c), 0) FROM held), (SELECT COALESCE(SUM(m), 0) FROM held)"
+            " SELECT id, cpus, mem, (SELECT COALESCE(SUM(c), 0) FROM held), (SELECT COALESCE(SUM(m), 0) FROM held),"
+            " (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE state = ?2 LIMIT ?4))"
             " FROM jobs WHERE state = ?2 ORDER BY id LIMIT ?3",
-            (RUNNING, QUEUED, limit),
+            (RUNNING, QUEUED, limit, max(count_up_to, limit)),
         )
         if not rows:
-            return [], 0, 0
-        return [(int(r[0]), int(r[1]), int(r[2])) for r in rows], int(rows[0][3]), int(rows[0][4])
+            return Head([], 0, 0, 0)
+        jobs = [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+        return Head(jobs, int(rows[0][3]), int(rows[0][4]), int(rows[0][5]))
 
     def data_version(self) -> int:
         """A number that changes whenever another connection commits to the spool (cheap: no read

@@ -22,7 +22,7 @@ __all__ = ["MAX_TAKE", "QUICK", "main", "run_job", "serve"]
 QUICK = 0.005
 #: At most this many quick jobs claimed at once by a worker (and recorded together). A worker
 #: killed while holding some runs them again, as it runs again the one quick job it held before.
-MAX_TAKE = 8
+MAX_TAKE = 16
 
 
 def _metrics(wait_status: int, usage: object, stderr: str, started: float, pid: int) -> Metrics:
