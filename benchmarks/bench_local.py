@@ -24,6 +24,41 @@ def phases(t0_epoch: float) -> tuple[float, float]:
     return first - t0_epoch, last - t0_epoch
 
 
+def create_cost(parent: str, tag: str, n: int = 200) -> float:
+    """Microseconds to create one empty file in a new folder under ``parent`` (the files stay)."""
+    folder = os.path.join(parent, f"probe-{tag}")
+    os.mkdir(folder)
+    t0 = time.perf_counter()
+    for i in range(n):
+        os.close(os.open(os.path.join(folder, str(i)), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    return (time.perf_counter() - t0) / n * 1e6
+
+
+#: Touched when a run has deleted its files: the next run waits for the file system to absorb that.
+CLEANED = os.path.join(tempfile.gettempdir(), "paraschut-bench-local.cleaned")
+QUIET_US = 50  # creating a file on a quiet local disk: 5-20 us here
+
+
+def settle(parent: str) -> float:
+    """The cost of creating a file here, once it is low (waiting up to 3 minutes): what the
+    previous run's cleanup leaves behind is not what running jobs costs."""
+    try:
+        since = time.time() - os.path.getmtime(CLEANED)
+    except OSError:
+        since = float("inf")
+    if since < 20:  # the slowdown starts seconds after a deletion: a probe at once would miss it
+        print(f"the previous run deleted its files {since:.0f} s ago: waiting {20 - since:.0f} s", flush=True)
+        time.sleep(20 - since)
+    cost = create_cost(parent, "0")
+    for step in range(1, 19):
+        if cost <= QUIET_US:
+            break
+        print(f"creating a file here costs {cost:.0f} us (files deleted nearby lately?): waiting 10 s", flush=True)
+        time.sleep(10)
+        cost = create_cost(parent, str(step))
+    return cost
+
+
 def run_paraschut(n: int, script: str, split: list[tuple[float, float, float]]) -> float:
     import paraschut as psu
     from paraschut.session import reset_sessions
@@ -61,11 +96,13 @@ def main(argv: list[str]) -> None:
     xargs_times, psu_times = [], []
     split: list[tuple[float, float, float]] = []
     # alternate the two, several rounds, and compare medians: a shared machine's load drifts.
-    # Every round's files are deleted only at the end: deleting 2,000 log files between rounds
-    # left the file system work to do (ext4 here mounts with online discard) that slowed the next
-    # round's job starts by up to half, rounds after rounds, and only paraschut's (xargs creates
-    # no files): a cost of the benchmark's own cleanup, not of running jobs.
+    # Every round's files are deleted only at the end, and the cost of creating a file is measured
+    # before and after the rounds: each job's two logs are files paraschut creates and xargs does
+    # not, and on ext4 without a journal (the 2-core VM's disk) creating a file in a block group
+    # where thousands were deleted in the last minute or two costs 10-20x more (docs/decisions.md,
+    # 33), as it does right after this benchmark's own cleanup: a run waits for that to pass.
     with tempfile.TemporaryDirectory() as parent:
+        creates = [settle(parent)]
         for number in range(rounds):
             tmp = os.path.join(parent, f"round{number}")
             os.mkdir(tmp)
@@ -81,6 +118,9 @@ def main(argv: list[str]) -> None:
             os.chmod(script, 0o755)
             xargs_times.append(run_xargs(n, script, cpus))
             psu_times.append(run_paraschut(n, script, split))
+        creates.append(create_cost(parent, "after"))
+    with open(CLEANED, "w"):
+        pass
     xargs, psu = statistics.median(xargs_times), statistics.median(psu_times)
     ratios = sorted(p / x for p, x in zip(psu_times, xargs_times, strict=True))
     print(f"{n} trivial jobs on {cpus} cpus, median of {rounds} alternating rounds")
@@ -97,6 +137,15 @@ def main(argv: list[str]) -> None:
         f"paraschut's phases (medians): first job started at {first:.3f} s (add, submit, a worker's start), "
         f"last job ended at {last:.3f} s, wait_jobs returned (all recorded) at {seen:.3f} s"
     )
+    print(
+        f"creating a file where the logs go: {creates[0]:.0f} us before the rounds, {creates[1]:.0f} us after"
+        " (each job creates two; xargs none)"
+    )
+    if max(creates) > QUIET_US:
+        print(
+            "note: file creation was slow here; on ext4 without a journal it is, for a minute or two,"
+            " after many files were deleted nearby (run again later for the figures of a quiet disk)"
+        )
 
 
 if __name__ == "__main__":
