@@ -184,6 +184,34 @@ def test_bad_input_fails_that_job_only(
     assert statuses[good.cluster_id].state == COMPLETE
 
 
+def test_one_submission_checks_each_job_with_answers_shared_only_where_they_apply(jobdir: Path) -> None:
+    from attrs import evolve
+
+    from paraschut_local.launch import base_env, job_record, problem_of
+
+    base = base_env(os.environ)
+    good = make_spec(jobdir, "exit 0", index=0)
+    other = make_spec(jobdir, "exit 0", index=1)
+    os.chmod(other.script, 0o644)
+    specs = [
+        good,
+        evolve(good, env={"NOT-VALID": "x"}),
+        evolve(good, env={"OK": "a\0b"}),
+        other,
+        evolve(good, workdir=str(jobdir / "gone")),
+        good,
+        evolve(good, env={"NOT-VALID": "y"}),
+    ]
+    memo: dict[object, str | None] = {}
+    shared = [problem_of(job_record(spec, base), memo) for spec in specs]
+    assert shared == [problem_of(job_record(spec, base)) for spec in specs]  # the same as one by one
+    assert shared[0] is None and shared[5] is None
+    assert "invalid environment variable name" in (shared[1] or "") and shared[6] == shared[1]
+    assert "NUL byte" in (shared[2] or "")
+    assert "not executable" in (shared[3] or "")
+    assert "working directory" in (shared[4] or "")
+
+
 _SUBMIT_AND_EXIT = """
 import sys
 from pathlib import Path

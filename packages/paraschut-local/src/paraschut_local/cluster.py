@@ -83,10 +83,12 @@ def _open(executor: Executor) -> tuple[Spool, slots.Capacity, str]:
     return open_spool(spool_dir), capacity_of(executor), spool_dir
 
 
-def _queue_entry(job: JobSpec, cap: slots.Capacity, base: dict[str, str]) -> tuple[str, int, int, str | None]:
+def _queue_entry(
+    job: JobSpec, cap: slots.Capacity, base: dict[str, str], memo: dict[Any, str | None]
+) -> tuple[str, int, int, str | None]:
     """(spec JSON, cpus, mem, reason it can never run or None) for one job."""
     record = job_record(job, base)
-    problem = problem_of(record)
+    problem = problem_of(record, memo)
     cpus, mem = 1, 0
     if problem is None:
         try:
@@ -109,7 +111,8 @@ def submit_many(executor: Executor, jobs: Sequence[JobSpec]) -> list[Submission]
     """Queue jobs in one spool transaction, then start as many as the free slots take."""
     spool, cap, spool_dir = _open(executor)
     base = base_env(os.environ, _inherit(executor))
-    entries = [_queue_entry(job, cap, base) for job in jobs]
+    memo: dict[Any, str | None] = {}
+    entries = [_queue_entry(job, cap, base, memo) for job in jobs]
     with spool.transaction():
         ids = [spool.add(job.name, spec, cpus, mem, failed=problem)
                for job, (spec, cpus, mem, problem) in zip(jobs, entries, strict=True)]

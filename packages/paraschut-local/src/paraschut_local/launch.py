@@ -65,14 +65,27 @@ def job_record(job: JobSpec, inherited: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def problem_of(record: Mapping[str, Any]) -> str | None:
-    """Why this job cannot start (missing script, bad variable name, missing workdir), or None."""
+def problem_of(record: Mapping[str, Any], memo: dict[Any, str | None] | None = None) -> str | None:
+    """Why this job cannot start (missing script, bad variable name, missing workdir), or None.
+
+    :param memo: answers to reuse across the jobs of one submission (the same script, folder and
+        variable names come back in every job of a batch): each is checked once.
+    """
+    memo = {} if memo is None else memo
     for name, value in record["env"].items():
-        if not _ENV_NAME.match(name):
-            return f"invalid environment variable name {name!r}"
-        if "\0" in value or "\0" in name:
+        if name not in memo:
+            memo[name] = None if _ENV_NAME.match(name) else f"invalid environment variable name {name!r}"
+        if memo[name] is not None:
+            return memo[name]
+        if "\0" in value:
             return f"environment variable {name!r} contains a NUL byte"
-    script, workdir = record["script"], record["workdir"]
+    place = (record["script"], record["workdir"])
+    if place not in memo:
+        memo[place] = _place_problem(*place)
+    return memo[place]
+
+
+def _place_problem(script: str, workdir: str) -> str | None:
     if not os.path.isdir(workdir):
         return f"working directory {workdir!r} does not exist"
     if not os.path.isfile(script):
