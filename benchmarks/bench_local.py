@@ -40,8 +40,8 @@ QUIET_US = 50  # creating a file on a quiet local disk: 5-20 us here
 
 
 def settle(parent: str) -> float:
-    """The cost of creating a file here, once it is low (waiting up to 3 minutes): what the
-    previous run's cleanup leaves behind is not what running jobs costs."""
+    """The cost of creating a file here, once two probes 5 s apart found it low (waiting up to 3
+    minutes): what the previous run's cleanup leaves behind is not what running jobs costs."""
     try:
         since = time.time() - os.path.getmtime(CLEANED)
     except OSError:
@@ -49,14 +49,17 @@ def settle(parent: str) -> float:
     if since < 20:  # the slowdown starts seconds after a deletion: a probe at once would miss it
         print(f"the previous run deleted its files {since:.0f} s ago: waiting {20 - since:.0f} s", flush=True)
         time.sleep(20 - since)
-    cost = create_cost(parent, "0")
-    for step in range(1, 19):
-        if cost <= QUIET_US:
-            break
-        print(f"creating a file here costs {cost:.0f} us (files deleted nearby lately?): waiting 10 s", flush=True)
-        time.sleep(10)
+    deadline = time.monotonic() + 180
+    quiet, step = 0, 0
+    while True:
         cost = create_cost(parent, str(step))
-    return cost
+        quiet = quiet + 1 if cost <= QUIET_US else 0
+        if quiet == 2 or time.monotonic() > deadline:
+            return cost
+        if not quiet:
+            print(f"creating a file here costs {cost:.0f} us (files deleted nearby lately?): waiting", flush=True)
+        time.sleep(5)
+        step += 1
 
 
 def run_paraschut(n: int, script: str, split: list[tuple[float, float, float]]) -> float:
