@@ -10,7 +10,9 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple, TypeVar
 
-__all__ = ["DONE", "QUEUED", "RUNNING", "SPOOL_FILE", "Head", "JobRow", "Metrics", "Spool", "journal_mode", "open_spool"]
+__all__ = [
+    "DONE", "QUEUED", "RUNNING", "SPOOL_FILE", "Head", "JobRow", "Metrics", "Spool", "journal_mode", "open_spool",
+]
 
 #: The database file inside a spool directory.
 SPOOL_FILE = "spool.sqlite"
