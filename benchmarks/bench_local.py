@@ -24,7 +24,7 @@ def phases(t0_epoch: float) -> tuple[float, float]:
     return first - t0_epoch, last - t0_epoch
 
 
-def create_cost(parent: str, tag: str, n: int = 200) -> float:
+def create_cost(parent: str, tag: str, n: int = 1000) -> float:
     """Microseconds to create one empty file in a new folder under ``parent`` (the files stay)."""
     folder = os.path.join(parent, f"probe-{tag}")
     os.mkdir(folder)
@@ -36,7 +36,8 @@ def create_cost(parent: str, tag: str, n: int = 200) -> float:
 
 #: Touched when a run has deleted its files: the next run waits for the file system to absorb that.
 CLEANED = os.path.join(tempfile.gettempdir(), "paraschut-bench-local.cleaned")
-QUIET_US = 50  # creating a file on a quiet local disk: 5-20 us here
+#: Creating a file on a quiet local disk: 5-20 us here. Probes create 1,000: a slow stretch can start after hundreds.
+QUIET_US = 30
 
 
 def settle(parent: str) -> float:
