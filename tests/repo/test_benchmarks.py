@@ -16,7 +16,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
     ("script", "args", "expected"),
     [
         ("bench_index.py", ["200"], "submit_jobs s"),
-        ("bench_local.py", ["20", "1"], "paraschut's phases"),
+        ("bench_local.py", ["20", "1", "--no-wait"], "paraschut's phases"),
         ("bench_local_plugin.py", ["--jobs", "20"], "xargs"),
     ],
 )
