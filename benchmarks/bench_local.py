@@ -106,8 +106,8 @@ def main(argv: list[str]) -> None:
     # Every round's files are deleted only at the end, and the cost of creating a file is measured
     # before and after the rounds: each job's two logs are files paraschut creates and xargs does
     # not, and on ext4 without a journal (the 2-core VM's disk) creating a file in a block group
-    # where thousands were deleted in the last minute or two costs 10-20x more (docs/decisions.md,
-    # 33), as it does right after this benchmark's own cleanup: a run waits for that to pass.
+    # where thousands were deleted in the last minutes costs 10-40x more (docs/decisions.md, 34),
+    # as it does right after this benchmark's own cleanup: a run waits for that to pass.
     with tempfile.TemporaryDirectory() as parent:
         creates = [settle(parent) if wait else create_cost(parent, "before")]
         for number in range(rounds):
@@ -150,7 +150,7 @@ def main(argv: list[str]) -> None:
     )
     if max(creates) > QUIET_US:
         print(
-            "note: file creation was slow here; on ext4 without a journal it is, for a minute or two,"
+            "note: file creation was slow here; on ext4 without a journal it is, for minutes,"
             " after many files were deleted nearby (run again later for the figures of a quiet disk)"
         )
 
